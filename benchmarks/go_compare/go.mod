@@ -1,0 +1,3 @@
+module gonet/benchmarks/go_compare
+
+go 1.19
