@@ -1,0 +1,147 @@
+// channel.h: Go channels for fibers. Channel<T>(0) is unbuffered (a send waits for a
+// receiver and hands the value over directly); Channel<T>(n) buffers n values.
+// T may be move-only. Blocking parks the fiber, never the thread; a Send or Recv that
+// would block outside a fiber is a fatal error.
+//   Send(v)  -> false if the channel is closed (also when closed while blocked); v is
+//               then destroyed, never delivered.
+//   Recv()   -> the next value; nullopt once closed and drained (buffered values are
+//               still delivered after Close, as in Go).
+//   Close()  -> wakes every blocked sender (false) and receiver (nullopt). Closing twice
+//               is a fatal error ("close of closed channel", as Go panics).
+// Waiters are served FIFO. A receiver readied by a send runs next on the sender's
+// worker (Go's run-next hand-off), which is what makes ping-pong cheap.
+#ifndef GONET_FIBER_CHANNEL_H_
+#define GONET_FIBER_CHANNEL_H_
+
+#include <cstddef>
+#include <deque>
+#include <optional>
+#include <utility>
+
+#include "absl/base/internal/raw_logging.h"
+#include "absl/base/thread_annotations.h"
+#include "fiber/internal/scheduler.h"
+#include "fiber/internal/spinlock.h"
+
+namespace gonet::fiber {
+
+template <class T>
+class Channel {
+ public:
+  explicit Channel(size_t capacity = 0) : cap_(capacity) {}
+  Channel(const Channel&) = delete;
+  Channel& operator=(const Channel&) = delete;
+
+  bool Send(T v) {
+    using fiber_internal::Fiber;
+    mu_.Lock();
+    if (closed_) {
+      mu_.Unlock();
+      return false;
+    }
+    if (Fiber* r = recvq_.Pop()) {
+      // Hand the value straight to a parked receiver.
+      *static_cast<std::optional<T>*>(r->wait_data) = std::move(v);
+      r->wait_result = kDelivered;
+      mu_.Unlock();
+      fiber_internal::Ready(r);
+      return true;
+    }
+    if (buf_.size() < cap_) {
+      buf_.push_back(std::move(v));
+      mu_.Unlock();
+      return true;
+    }
+    Fiber* self = fiber_internal::CurrentFiber();
+    if (self == nullptr) {
+      mu_.Unlock();
+      ABSL_RAW_LOG(FATAL, "gonet::fiber::Channel::Send would block outside a fiber");
+    }
+    self->wait_data = &v;
+    self->wait_result = kClosed;
+    sendq_.Push(self);
+    fiber_internal::Park([this](Fiber*) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      mu_.Unlock();
+      return true;
+    });
+    return self->wait_result == kDelivered;
+  }
+
+  std::optional<T> Recv() {
+    using fiber_internal::Fiber;
+    mu_.Lock();
+    if (!buf_.empty()) {
+      std::optional<T> v(std::move(buf_.front()));
+      buf_.pop_front();
+      Fiber* s = sendq_.Pop();
+      if (s != nullptr) {
+        // A slot opened: move the oldest blocked sender's value into the buffer.
+        buf_.push_back(std::move(*static_cast<T*>(s->wait_data)));
+        s->wait_result = kDelivered;
+      }
+      mu_.Unlock();
+      if (s != nullptr) fiber_internal::Ready(s);
+      return v;
+    }
+    if (Fiber* s = sendq_.Pop()) {
+      std::optional<T> v(std::move(*static_cast<T*>(s->wait_data)));
+      s->wait_result = kDelivered;
+      mu_.Unlock();
+      fiber_internal::Ready(s);
+      return v;
+    }
+    if (closed_) {
+      mu_.Unlock();
+      return std::nullopt;
+    }
+    Fiber* self = fiber_internal::CurrentFiber();
+    if (self == nullptr) {
+      mu_.Unlock();
+      ABSL_RAW_LOG(FATAL, "gonet::fiber::Channel::Recv would block outside a fiber");
+    }
+    std::optional<T> slot;
+    self->wait_data = &slot;
+    self->wait_result = kClosed;
+    recvq_.Push(self);
+    fiber_internal::Park([this](Fiber*) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      mu_.Unlock();
+      return true;
+    });
+    return slot;
+  }
+
+  void Close() {
+    fiber_internal::FiberList wake;
+    {
+      fiber_internal::SpinLockHolder l(&mu_);
+      if (closed_) ABSL_RAW_LOG(FATAL, "close of closed channel (gonet::fiber::Channel)");
+      closed_ = true;
+      wake.Append(&recvq_);
+      wake.Append(&sendq_);
+      for (fiber_internal::Fiber* f = wake.front(); f; f = f->next) f->wait_result = kClosed;
+    }
+    fiber_internal::ReadyList(&wake);
+  }
+
+  // Snapshot helpers (racy by nature, like Go's len/cap on channels).
+  size_t capacity() const { return cap_; }
+  size_t size() {
+    fiber_internal::SpinLockHolder l(&mu_);
+    return buf_.size();
+  }
+
+ private:
+  static constexpr uintptr_t kClosed = 0;
+  static constexpr uintptr_t kDelivered = 1;
+  const size_t cap_;
+  fiber_internal::SpinLock mu_;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  std::deque<T> buf_ ABSL_GUARDED_BY(mu_);
+  // Parked senders (wait_data -> their T) and receivers (wait_data -> optional<T>).
+  fiber_internal::FiberList sendq_ ABSL_GUARDED_BY(mu_);
+  fiber_internal::FiberList recvq_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace gonet::fiber
+
+#endif  // GONET_FIBER_CHANNEL_H_

@@ -1,0 +1,69 @@
+// fiber.h: gonet's runtime: fibers (goroutines) on an M:N scheduler with a built-in
+// netpoller. Go's runtime scheduler, re-implemented in C++20.
+//
+//   gonet::Run([] {
+//     gonet::fiber::WaitGroup wg;
+//     for (int i = 0; i < 3; ++i) { wg.Add(1); gonet::Go([&wg] { ...; wg.Done(); }); }
+//     wg.Wait();
+//   }, {.procs = 2});
+//
+// Run() starts `procs` worker threads (Go's GOMAXPROCS), runs `main` as the first fiber
+// and returns when main returns, as a Go program exits when main returns. At that point:
+//  - every worker thread has been stopped and joined (none is left running);
+//  - fibers still parked or runnable are abandoned: they never run again, their stacks
+//    are unmapped and the runtime's memory is freed, but objects living on their stacks
+//    or owned by them (their captured state) are NOT destroyed; release what matters
+//    before main returns (close conns, join with a WaitGroup);
+//  - a fiber still running on another worker (no park, no yield) is waited for: Run
+//    returns once every worker has reached a scheduling point.
+// Run() may be called again after it returns (tests call it thousands of times), but
+// only one Run may be active in a process at a time, and never from inside a fiber.
+//
+// Scheduling: a fiber runs until it parks (sync objects, channels, I/O, Sleep), calls
+// Yield(), or returns; there is no preemption, so a CPU-bound loop should Yield().
+// A fiber readied by the running one runs next on the same thread (as in Go).
+// A fiber making a blocking system call blocks its worker thread; the network calls of
+// //net never do (they park on the netpoller).
+//
+// THREAD-LOCAL HAZARD: fibers migrate between worker threads at every park, Yield or
+// I/O wait. A thread_local read before such a point may belong to another thread after
+// it; compilers may also cache a thread_local's address across the call. Do not keep
+// pointers or references to thread_locals (including errno) across a park; re-read them.
+//
+// Stacks: fixed size (RuntimeOptions::stack_size, default 256 KiB), mmap'ed with a guard
+// page below; an overflow kills the process with "fiber N: stack overflow". See
+// fiber/internal/stack.h for how many guarded stacks fit the kernel's mapping limit.
+#ifndef GONET_FIBER_FIBER_H_
+#define GONET_FIBER_FIBER_H_
+
+#include <cstddef>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/time/time.h"
+
+namespace gonet {
+
+struct RuntimeOptions {
+  int procs = 0;                  // worker threads (GOMAXPROCS); 0 = hardware concurrency
+  size_t stack_size = 256 << 10;  // per-fiber stack, guard page below it
+};
+
+// Starts the runtime, runs `main` as the first fiber, returns when `main` returns.
+// Also raises the soft RLIMIT_NOFILE to the hard limit (as Go 1.19 does at startup).
+void Run(absl::AnyInvocable<void() &&> main, RuntimeOptions opts = {});
+
+// Starts a new fiber (goroutine). Only valid inside Run (fatal otherwise).
+void Go(absl::AnyInvocable<void() &&> fn);
+
+// Lets other runnable fibers run; returns at once if there are none. Outside a fiber
+// it yields the thread.
+void Yield();
+
+// Parks the calling fiber for d (at least; a non-positive d returns at once).
+// Outside a fiber these sleep the thread.
+void Sleep(absl::Duration d);
+void SleepUntil(absl::Time t);
+
+}  // namespace gonet
+
+#endif  // GONET_FIBER_FIBER_H_

@@ -1,0 +1,860 @@
+// Go's runtime scheduler (runtime/proc.go: runqput/runqget/runqsteal, findrunnable,
+// wakep, gopark/goready) and its netpoll integration, re-implemented for fibers.
+// Differences: one OS thread per P for the runtime's whole life; no preemption; one
+// global timer heap instead of per-P heaps; fibers switch directly to the next runnable
+// fiber (the worker's scheduler stack is entered only to go idle).
+#include "fiber/internal/scheduler.h"
+
+#include <linux/futex.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/base/internal/raw_logging.h"
+#include "absl/synchronization/mutex.h"
+#include "fiber/internal/spinlock.h"
+#include "poller/poller.h"
+
+namespace gonet::fiber_internal {
+namespace {
+
+constexpr uint32_t kRunQueueSize = 256;
+
+// A counting semaphore on a futex; a Post before the Wait is not lost.
+class Semaphore {
+ public:
+  void Post() {
+    count_.fetch_add(1, std::memory_order_release);
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&count_), FUTEX_WAKE_PRIVATE, 1, nullptr,
+            nullptr, 0);
+  }
+  void Wait() {
+    for (;;) {
+      uint32_t c = count_.load(std::memory_order_acquire);
+      while (c > 0) {
+        if (count_.compare_exchange_weak(c, c - 1, std::memory_order_acq_rel)) return;
+      }
+      syscall(SYS_futex, reinterpret_cast<uint32_t*>(&count_), FUTEX_WAIT_PRIVATE, 0, nullptr,
+              nullptr, 0);
+    }
+  }
+
+ private:
+  std::atomic<uint32_t> count_{0};
+};
+
+NetpollHandler g_netpoll_handler = nullptr;
+std::atomic<uint64_t> g_generation{0};
+
+}  // namespace
+
+class Worker;
+
+class Runtime {
+ public:
+  Runtime(int procs, size_t stack_size);
+  ~Runtime();
+
+  void Start(absl::AnyInvocable<void() &&> main);
+  void WaitMainAndStop();
+
+  Fiber* NewFiber(absl::AnyInvocable<void() &&> fn);
+  void InjectGlobal(FiberList* list, int n);
+  Fiber* PopGlobal();
+  void WakeIdle();
+  bool AnyWorkVisible();
+  void MaybeWakePoller(int64_t when);
+  // Polls the netpoller; fibers to wake go to `out`. Returns events seen.
+  int Netpoll(int64_t timeout_ns, FiberList* out, int* nfibers);
+
+  const int procs;
+  const uint64_t generation;
+  StackPool stacks;
+  TimerHeap timers;
+  std::unique_ptr<poller::Poller> poller;
+  std::vector<std::unique_ptr<Worker>> workers;
+
+  // Global run queue (Go: sched.runq), for overflow and fibers readied off-runtime.
+  SpinLock gq_mu;
+  FiberList gq ABSL_GUARDED_BY(gq_mu);
+  std::atomic<int64_t> gq_size{0};
+
+  // Idle bookkeeping (Go: sched.npidle, sched.nmspinning, sched.lastpoll).
+  //   nidle:    workers that found nothing and are in (or entering) their idle wait.
+  //   nspinning: workers looking for work (stealing) after a wake or an idle miss;
+  //             WakeIdle() wakes a sleeper only when this is 0.
+  //   poller_owned: true while one idle worker polls (or is about to block) in the
+  //             poller; WakeIdle() then pokes the poller when no sleeper is left.
+  // Ordering: a producer publishes work, then (seq_cst fence) loads nidle/nspinning/
+  // poller_owned; an idle worker stores those, then (seq_cst fence) re-checks every
+  // queue before it blocks. So either the producer sees the idle worker, or the idle
+  // worker sees the work (Dekker).
+  std::atomic<int> nidle{0};
+  std::atomic<int> nspinning{0};
+  std::atomic<bool> poller_owned{false};
+  SpinLock idle_mu;
+  std::vector<Worker*> sleepers ABSL_GUARDED_BY(idle_mu);
+
+  std::atomic<bool> stopping{false};
+  std::atomic<int> netpoll_fds{0};
+
+  // Finished fibers (with their stacks) that overflowed a worker's cache.
+  SpinLock free_mu;
+  FiberList free_fibers ABSL_GUARDED_BY(free_mu);
+  std::atomic<int64_t> free_size_hint{0};
+  Fiber* PopFree() {
+    SpinLockHolder l(&free_mu);
+    Fiber* f = free_fibers.Pop();
+    if (f) free_size_hint.fetch_sub(1, std::memory_order_relaxed);
+    return f;
+  }
+
+  // Every Fiber object ever allocated by this runtime, freed by ~Runtime.
+  SpinLock all_mu;
+  Fiber* all_fibers ABSL_GUARDED_BY(all_mu) = nullptr;
+  std::atomic<uint64_t> next_id{1};
+  std::atomic<int64_t> created{0};
+  std::atomic<int64_t> live{0};
+  std::atomic<int64_t> steals{0};
+  std::atomic<int64_t> polls_blocking{0};
+
+  absl::Mutex done_mu;
+  bool main_done ABSL_GUARDED_BY(done_mu) = false;
+};
+
+class Worker {
+ public:
+  Worker(Runtime* rt, int index) : rt(rt), index(index), rng(0x9E3779B97F4A7C15ULL * (index + 1)) {}
+
+  void ThreadMain();
+  // Local run queue (Go: runqput/runqget/runqgrab). Owner-only except Grab.
+  void RunqPut(Fiber* f);
+  void RunqPutNext(Fiber* f);
+  Fiber* RunqGet();
+  int RunqGrab(Fiber** batch, bool steal_next);
+  bool RunqEmpty() const {
+    return head_.load(std::memory_order_acquire) == tail_.load(std::memory_order_acquire) &&
+           runnext_.load(std::memory_order_acquire) == nullptr;
+  }
+
+  // Picks the next fiber without blocking: periodic global/netpoll checks, due timers,
+  // local queue, global queue. Safe on a fiber stack.
+  Fiber* FindRunnableFast();
+  // The idle path, on the scheduler stack only: steals, polls, sleeps. nullptr = stop.
+  Fiber* FindRunnableBlocking();
+  Fiber* Steal();
+  void RunAfterSwitch();
+  void ReleaseFiber(Fiber* f);
+  void PutLocalBatch(FiberList* list);
+
+  Runtime* const rt;
+  const int index;
+  Context g0_ctx;
+  SanitizerContext g0_san;
+  Fiber* current = nullptr;  // running fiber; nullptr on the scheduler stack
+
+  // What the context we switch to must do first, on its own stack, once the switching
+  // fiber's registers are saved (so no other worker can resume it too early).
+  enum class After { kNone, kPark, kRequeue, kFree };
+  After after = After::kNone;
+  Fiber* after_fiber = nullptr;
+  absl::FunctionRef<bool(Fiber*)>* after_commit = nullptr;
+
+  bool spinning = false;  // counted in rt->nspinning
+  uint32_t tick = 0;
+  uint64_t rng;
+  std::vector<Fiber*> fiber_cache;  // finished fibers (with stacks) for reuse; owner-only
+  Semaphore sema;
+  bool in_sleepers ABSL_GUARDED_BY(rt->idle_mu) = false;
+  std::thread thread;
+
+ private:
+  // Ring: slots written by the owner at tail_, read by anyone from head_ (CAS).
+  // INVARIANT: 0 <= tail_ - head_ <= kRunQueueSize. Slots are atomics so a stealer
+  // reading a slot the owner is overwriting (its CAS then fails) is not a data race.
+  std::atomic<uint32_t> head_{0};
+  std::atomic<uint32_t> tail_{0};
+  std::atomic<Fiber*> ring_[kRunQueueSize] = {};
+  std::atomic<Fiber*> runnext_{nullptr};
+  bool RunqPutSlow(Fiber* f, uint32_t h, uint32_t t);
+};
+
+namespace {
+
+thread_local Worker* t_worker = nullptr;
+std::atomic<Runtime*> g_runtime{nullptr};
+
+// Not inlined, with a compiler barrier: a fiber may resume on another thread, and the
+// compiler must not reuse a thread_local address computed before the switch.
+__attribute__((noinline)) Worker* CurrentWorker() {
+  asm volatile("" ::: "memory");
+  return t_worker;
+}
+
+uint64_t NextRand(uint64_t* s) {
+  *s ^= *s << 13;
+  *s ^= *s >> 7;
+  *s ^= *s << 17;
+  return *s;
+}
+
+// Switches from `from` (nullptr: the scheduler stack) to `to` (nullptr: scheduler
+// stack) on worker w. Returns when `from` is resumed, possibly on another worker.
+void SwitchTo(Worker* w, Fiber* from, Fiber* to, bool from_dying) {
+  if (from != nullptr && !StackPool::CanaryIntact(from->stack)) {
+    DieStackOverflow(from->id, " (canary overwritten)");
+  }
+  Context* fc = from ? &from->ctx : &w->g0_ctx;
+  SanitizerContext* fs = from ? &from->san : &w->g0_san;
+  Context* tc = to ? &to->ctx : &w->g0_ctx;
+  SanitizerContext* ts = to ? &to->san : &w->g0_san;
+  w->current = to;
+  SanitizerStartSwitch(fs, ts, from_dying);
+  SwitchContext(fc, tc);
+  // Resumed, maybe elsewhere: `w` is stale from here on.
+  SanitizerFinishSwitch(fs);
+  CurrentWorker()->RunAfterSwitch();
+}
+
+void FiberEntry(void* arg) {
+  Fiber* self = static_cast<Fiber*>(arg);
+  SanitizerFinishSwitch(&self->san);
+  CurrentWorker()->RunAfterSwitch();
+  {
+    absl::AnyInvocable<void() &&> fn = std::move(self->fn);
+    std::move(fn)();
+  }
+  Worker* w = CurrentWorker();
+  w->after = Worker::After::kFree;
+  w->after_fiber = self;
+  Fiber* next = w->FindRunnableFast();
+  SwitchTo(w, self, next, /*from_dying=*/true);
+  ABSL_RAW_LOG(FATAL, "runtime: finished fiber %llu resumed",
+               static_cast<unsigned long long>(self->id));
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- run queues
+
+void Worker::RunqPut(Fiber* f) {
+  uint32_t t = tail_.load(std::memory_order_relaxed);
+  for (;;) {
+    uint32_t h = head_.load(std::memory_order_acquire);
+    if (t - h < kRunQueueSize) {
+      ring_[t % kRunQueueSize].store(f, std::memory_order_relaxed);
+      tail_.store(t + 1, std::memory_order_release);
+      return;
+    }
+    if (RunqPutSlow(f, h, t)) return;
+  }
+}
+
+// Queue full: move half of it plus f to the global queue (Go: runqputslow).
+bool Worker::RunqPutSlow(Fiber* f, uint32_t h, uint32_t t) {
+  constexpr uint32_t n = kRunQueueSize / 2;
+  Fiber* batch[n + 1];
+  for (uint32_t i = 0; i < n; ++i) batch[i] = ring_[(h + i) % kRunQueueSize].load(std::memory_order_relaxed);
+  if (!head_.compare_exchange_strong(h, h + n, std::memory_order_release)) return false;
+  batch[n] = f;
+  FiberList list;
+  for (uint32_t i = 0; i <= n; ++i) list.Push(batch[i]);
+  rt->InjectGlobal(&list, n + 1);
+  (void)t;
+  return true;
+}
+
+void Worker::RunqPutNext(Fiber* f) {
+  Fiber* old = runnext_.exchange(f, std::memory_order_acq_rel);
+  if (old != nullptr) RunqPut(old);
+}
+
+Fiber* Worker::RunqGet() {
+  Fiber* next = runnext_.load(std::memory_order_relaxed);
+  if (next != nullptr && runnext_.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) {
+    return next;
+  }
+  for (;;) {
+    uint32_t h = head_.load(std::memory_order_acquire);
+    uint32_t t = tail_.load(std::memory_order_relaxed);
+    if (t == h) return nullptr;
+    Fiber* f = ring_[h % kRunQueueSize].load(std::memory_order_relaxed);
+    if (head_.compare_exchange_weak(h, h + 1, std::memory_order_release)) return f;
+  }
+}
+
+// Takes about half of this queue into batch (Go: runqgrab). Any thread.
+int Worker::RunqGrab(Fiber** batch, bool steal_next) {
+  for (;;) {
+    uint32_t h = head_.load(std::memory_order_acquire);
+    uint32_t t = tail_.load(std::memory_order_acquire);
+    uint32_t n = t - h;
+    n = n - n / 2;
+    if (n == 0) {
+      if (!steal_next) return 0;
+      Fiber* next = runnext_.load(std::memory_order_acquire);
+      if (next == nullptr) return 0;
+      // The owner is probably about to run it; give it a moment (Go sleeps 3us).
+      for (int i = 0; i < 200; ++i) CpuRelax();
+      if (!runnext_.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) continue;
+      batch[0] = next;
+      return 1;
+    }
+    if (n > kRunQueueSize / 2) continue;  // inconsistent snapshot
+    for (uint32_t i = 0; i < n; ++i) batch[i] = ring_[(h + i) % kRunQueueSize].load(std::memory_order_relaxed);
+    if (head_.compare_exchange_strong(h, h + n, std::memory_order_release)) return static_cast<int>(n);
+  }
+}
+
+void Worker::PutLocalBatch(FiberList* list) {
+  while (Fiber* f = list->Pop()) RunqPut(f);
+}
+
+// ---------------------------------------------------------------- runtime
+
+Runtime::Runtime(int procs, size_t stack_size)
+    : procs(procs), generation(g_generation.fetch_add(1) + 1), stacks(stack_size) {
+  auto p = poller::Poller::Create();
+  if (!p.ok()) ABSL_RAW_LOG(FATAL, "runtime: cannot create the netpoller: %s", p.status().ToString().c_str());
+  poller = std::move(*p);
+  for (int i = 0; i < procs; ++i) workers.push_back(std::make_unique<Worker>(this, i));
+}
+
+Runtime::~Runtime() {
+  SpinLockHolder l(&all_mu);
+  for (Fiber* f = all_fibers; f != nullptr;) {
+    Fiber* n = f->all_next;
+    SanitizerDestroyFiber(&f->san);
+    if (f->fn) {
+      // Abandoned before it ran: its captured state is deliberately not destroyed (a
+      // Go program exiting runs nothing either); only the Fiber's own memory goes.
+      ::operator delete(static_cast<void*>(f));
+    } else {
+      delete f;
+    }
+    f = n;
+  }
+}
+
+Fiber* Runtime::NewFiber(absl::AnyInvocable<void() &&> fn) {
+  Worker* w = CurrentWorker();
+  Fiber* f = nullptr;
+  if (w != nullptr && w->rt == this && !w->fiber_cache.empty()) {
+    f = w->fiber_cache.back();
+    w->fiber_cache.pop_back();
+  } else if (free_size_hint.load(std::memory_order_relaxed) > 0 && (f = PopFree()) != nullptr) {
+  } else {
+    f = new Fiber;
+    f->rt = this;
+    f->stack = stacks.Allocate();
+    created.fetch_add(1, std::memory_order_relaxed);
+    SpinLockHolder l(&all_mu);
+    f->all_next = all_fibers;
+    all_fibers = f;
+  }
+  f->id = next_id.fetch_add(1, std::memory_order_relaxed);
+  f->fn = std::move(fn);
+  f->next = nullptr;
+  // The canary occupies the lowest word; the usable stack starts above it.
+  MakeContext(&f->ctx, f->stack.lo + 64, f->stack.size - 64, &FiberEntry, f);
+  SanitizerCreateFiber(&f->san, f->stack.lo, f->stack.size);
+  live.fetch_add(1, std::memory_order_relaxed);
+  return f;
+}
+
+void Worker::ReleaseFiber(Fiber* f) {
+  rt->live.fetch_sub(1, std::memory_order_relaxed);
+  if (fiber_cache.size() < 256) {
+    fiber_cache.push_back(f);
+    return;
+  }
+  SpinLockHolder l(&rt->free_mu);
+  rt->free_fibers.Push(f);
+  rt->free_size_hint.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Runtime::InjectGlobal(FiberList* list, int n) {
+  {
+    SpinLockHolder l(&gq_mu);
+    gq.Append(list);
+  }
+  gq_size.fetch_add(n, std::memory_order_release);
+}
+
+Fiber* Runtime::PopGlobal() {
+  if (gq_size.load(std::memory_order_acquire) == 0) return nullptr;
+  SpinLockHolder l(&gq_mu);
+  Fiber* f = gq.Pop();
+  if (f) gq_size.fetch_sub(1, std::memory_order_relaxed);
+  return f;
+}
+
+bool Runtime::AnyWorkVisible() {
+  if (gq_size.load(std::memory_order_acquire) > 0) return true;
+  for (auto& w : workers) {
+    if (!w->RunqEmpty()) return true;
+  }
+  return false;
+}
+
+// Go's wakep(): makes sure someone looks for the work just published.
+void Runtime::WakeIdle() {
+  if (procs == 1 && !poller_owned.load(std::memory_order_relaxed)) {
+    // The only worker is the one publishing, unless it sits in the poller (foreign
+    // thread); in that case fall through to poke it.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (!poller_owned.load(std::memory_order_relaxed)) return;
+  }
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (nidle.load(std::memory_order_relaxed) == 0) return;
+  if (nspinning.load(std::memory_order_relaxed) != 0) return;
+  int zero = 0;
+  if (!nspinning.compare_exchange_strong(zero, 1, std::memory_order_acq_rel)) return;
+  Worker* s = nullptr;
+  {
+    SpinLockHolder l(&idle_mu);
+    if (!sleepers.empty()) {
+      s = sleepers.back();
+      sleepers.pop_back();
+      s->in_sleepers = false;
+    }
+  }
+  if (s != nullptr) {
+    s->sema.Post();  // it wakes up counted as spinning
+    return;
+  }
+  nspinning.fetch_sub(1, std::memory_order_acq_rel);
+  if (poller_owned.load(std::memory_order_seq_cst)) poller->Wake();
+}
+
+void Runtime::MaybeWakePoller(int64_t when) {
+  (void)when;
+  if (poller_owned.load(std::memory_order_seq_cst)) poller->Wake();
+}
+
+int Runtime::Netpoll(int64_t timeout_ns, FiberList* out, int* nfibers) {
+  poller::Event evs[poller::kMaxEvents];
+  int n = poller->Wait(timeout_ns, absl::MakeSpan(evs));
+  NetpollHandler h = g_netpoll_handler;
+  for (int i = 0; i < n; ++i) {
+    if (h != nullptr) h(evs[i].token, evs[i].ready, out);
+  }
+  int c = 0;
+  for (Fiber* f = out->front(); f; f = f->next) ++c;
+  *nfibers = c;
+  return n;
+}
+
+// ---------------------------------------------------------------- scheduling
+
+Fiber* Worker::FindRunnableFast() {
+  if (rt->stopping.load(std::memory_order_relaxed)) return nullptr;
+  ++tick;
+  if (tick % 61 == 0) {
+    // Fairness (Go: every 61st schedule looks at the global queue first), and a cheap
+    // netpoll so busy workers still notice I/O while someone else owns the poller.
+    if (Fiber* f = rt->PopGlobal()) {
+      RunqPut(f);
+    }
+    if (rt->netpoll_fds.load(std::memory_order_relaxed) > 0 &&
+        !rt->poller_owned.load(std::memory_order_relaxed)) {
+      FiberList l;
+      int nf;
+      rt->Netpoll(0, &l, &nf);
+      if (nf > 0) {
+        PutLocalBatch(&l);
+        if (nf > 1) rt->WakeIdle();
+      }
+    }
+  }
+  if (rt->timers.size() > 0) {
+    int64_t next = rt->timers.NextWhen();
+    if (next != std::numeric_limits<int64_t>::max()) {
+      int64_t now = MonoNanos();
+      if (next <= now) {
+        FiberList l;
+        rt->timers.RunDue(now, &l);
+        bool many = !l.empty() && l.front()->next != nullptr;
+        PutLocalBatch(&l);
+        if (many) rt->WakeIdle();
+      }
+    }
+  }
+  if (Fiber* f = RunqGet()) return f;
+  if (Fiber* f = rt->PopGlobal()) return f;
+  return nullptr;
+}
+
+Fiber* Worker::Steal() {
+  const int n = static_cast<int>(rt->workers.size());
+  if (n <= 1) return nullptr;
+  Fiber* batch[kRunQueueSize / 2 + 1];
+  for (int round = 0; round < 4; ++round) {
+    int start = static_cast<int>(NextRand(&rng) % n);
+    for (int k = 0; k < n; ++k) {
+      Worker* v = rt->workers[(start + k) % n].get();
+      if (v == this) continue;
+      int got = v->RunqGrab(batch, /*steal_next=*/round == 3);
+      if (got == 0) continue;
+      rt->steals.fetch_add(1, std::memory_order_relaxed);
+      for (int i = 1; i < got; ++i) RunqPut(batch[i]);
+      return batch[0];
+    }
+  }
+  return nullptr;
+}
+
+Fiber* Worker::FindRunnableBlocking() {
+  for (;;) {
+    if (rt->stopping.load(std::memory_order_acquire)) return nullptr;
+    Fiber* f = FindRunnableFast();
+    if (f == nullptr && rt->netpoll_fds.load(std::memory_order_relaxed) > 0 &&
+        !rt->poller_owned.load(std::memory_order_relaxed)) {
+      FiberList l;
+      int nf;
+      rt->Netpoll(0, &l, &nf);
+      f = l.Pop();
+      PutLocalBatch(&l);
+      if (nf > 1) rt->WakeIdle();
+    }
+    if (f == nullptr) {
+      if (!spinning) {
+        // Go limits spinners to half the busy workers, so idle CPU stays low.
+        int busy = rt->procs - rt->nidle.load(std::memory_order_relaxed);
+        if (2 * rt->nspinning.load(std::memory_order_relaxed) < busy) {
+          spinning = true;
+          rt->nspinning.fetch_add(1, std::memory_order_acq_rel);
+        }
+      }
+      if (spinning) f = Steal();
+    }
+    if (f != nullptr) {
+      if (spinning) {
+        spinning = false;
+        // The last spinner found work: there may be more, keep someone looking.
+        if (rt->nspinning.fetch_sub(1, std::memory_order_acq_rel) == 1) rt->WakeIdle();
+      }
+      return f;
+    }
+    // Nothing anywhere: go idle.
+    if (spinning) {
+      spinning = false;
+      rt->nspinning.fetch_sub(1, std::memory_order_acq_rel);
+    }
+    rt->nidle.fetch_add(1, std::memory_order_acq_rel);
+    bool own_poller = !rt->poller_owned.exchange(true, std::memory_order_seq_cst);
+    if (!own_poller) {
+      SpinLockHolder l(&rt->idle_mu);
+      rt->sleepers.push_back(this);
+      in_sleepers = true;
+    }
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    // Re-check after announcing ourselves idle (pairs with WakeIdle's fence).
+    bool work = rt->AnyWorkVisible() || rt->stopping.load(std::memory_order_acquire);
+    if (own_poller) {
+      int64_t timeout = -1;
+      int64_t next = rt->timers.NextWhen();
+      if (work) {
+        timeout = 0;
+      } else if (next != std::numeric_limits<int64_t>::max()) {
+        timeout = next - MonoNanos();
+        if (timeout < 0) timeout = 0;
+      }
+      if (timeout != 0) rt->polls_blocking.fetch_add(1, std::memory_order_relaxed);
+      FiberList l;
+      int nf;
+      rt->Netpoll(timeout, &l, &nf);
+      rt->poller_owned.store(false, std::memory_order_seq_cst);
+      rt->nidle.fetch_sub(1, std::memory_order_acq_rel);
+      if (rt->timers.size() > 0 && rt->timers.NextWhen() <= MonoNanos()) {
+        rt->timers.RunDue(MonoNanos(), &l);
+      }
+      f = l.Pop();
+      if (f != nullptr) {
+        PutLocalBatch(&l);
+        rt->WakeIdle();  // also hands the poller to another idle worker
+        return f;
+      }
+      continue;
+    }
+    if (work) {
+      bool removed;
+      {
+        SpinLockHolder l(&rt->idle_mu);
+        removed = in_sleepers;
+        if (removed) {
+          for (size_t i = 0; i < rt->sleepers.size(); ++i) {
+            if (rt->sleepers[i] == this) {
+              rt->sleepers.erase(rt->sleepers.begin() + static_cast<long>(i));
+              break;
+            }
+          }
+          in_sleepers = false;
+        }
+      }
+      if (removed) {
+        rt->nidle.fetch_sub(1, std::memory_order_acq_rel);
+        continue;
+      }
+      // A waker already took us off the list and posted: consume it below.
+    }
+    sema.Wait();
+    rt->nidle.fetch_sub(1, std::memory_order_acq_rel);
+    // Woken by WakeIdle (counted as spinning for us) or by shutdown.
+    spinning = true;
+  }
+}
+
+void Worker::RunAfterSwitch() {
+  After a = after;
+  if (a == After::kNone) return;
+  Fiber* f = after_fiber;
+  after = After::kNone;
+  after_fiber = nullptr;
+  switch (a) {
+    case After::kNone:
+      break;
+    case After::kRequeue:
+      RunqPut(f);
+      break;
+    case After::kPark: {
+      absl::FunctionRef<bool(Fiber*)>* commit = after_commit;
+      after_commit = nullptr;
+      if (!(*commit)(f)) RunqPutNext(f);
+      break;
+    }
+    case After::kFree:
+      ReleaseFiber(f);
+      break;
+  }
+}
+
+void Worker::ThreadMain() {
+  t_worker = this;
+  void* alt = SetUpAltStack();
+  SanitizerAdoptThread(&g0_san);
+  for (;;) {
+    RunAfterSwitch();
+    Fiber* f = FindRunnableBlocking();
+    if (f == nullptr) break;
+    SwitchTo(this, nullptr, f, false);
+  }
+  RunAfterSwitch();
+  ReleaseAltStack(alt);
+  t_worker = nullptr;
+}
+
+void Runtime::Start(absl::AnyInvocable<void() &&> main) {
+  Fiber* m = NewFiber([this, main = std::move(main)]() mutable {
+    std::move(main)();
+    stopping.store(true, std::memory_order_release);
+    absl::MutexLock l(&done_mu);
+    main_done = true;
+  });
+  FiberList l;
+  l.Push(m);
+  InjectGlobal(&l, 1);
+  for (auto& w : workers) {
+    Worker* wp = w.get();
+    w->thread = std::thread([wp] { wp->ThreadMain(); });
+  }
+}
+
+void Runtime::WaitMainAndStop() {
+  {
+    absl::MutexLock l(&done_mu);
+    done_mu.Await(absl::Condition(&main_done));
+  }
+  stopping.store(true, std::memory_order_seq_cst);
+  for (auto& w : workers) w->sema.Post();
+  poller->Wake();
+  for (auto& w : workers) {
+    // A worker may be blocked in the poller again before seeing `stopping`: keep poking.
+    while (w->thread.joinable()) {
+      poller->Wake();
+      w->thread.join();
+    }
+  }
+}
+
+// ---------------------------------------------------------------- public internals
+
+Fiber* CurrentFiber() {
+  Worker* w = CurrentWorker();
+  return w ? w->current : nullptr;
+}
+
+bool InFiber() { return CurrentFiber() != nullptr; }
+
+void Park(absl::FunctionRef<bool(Fiber*)> commit) {
+  Worker* w = CurrentWorker();
+  Fiber* self = w ? w->current : nullptr;
+  if (self == nullptr) ABSL_RAW_LOG(FATAL, "runtime: Park called outside a fiber");
+  w->after = Worker::After::kPark;
+  w->after_fiber = self;
+  w->after_commit = &commit;
+  Fiber* next = w->FindRunnableFast();
+  SwitchTo(w, self, next, false);
+}
+
+void Ready(Fiber* f) {
+  Worker* w = CurrentWorker();
+  if (w != nullptr && w->rt == f->rt) {
+    w->RunqPutNext(f);
+    f->rt->WakeIdle();
+    return;
+  }
+  Runtime* rt = f->rt;
+  FiberList l;
+  l.Push(f);
+  rt->InjectGlobal(&l, 1);
+  rt->WakeIdle();
+  // No worker idle-spinning may notice: make sure the poller owner re-checks.
+  rt->MaybeWakePoller(0);
+}
+
+void ReadyList(FiberList* list) {
+  while (Fiber* f = list->Pop()) Ready(f);
+}
+
+void YieldFiber() {
+  Worker* w = CurrentWorker();
+  Fiber* self = w ? w->current : nullptr;
+  if (self == nullptr) {
+    std::this_thread::yield();
+    return;
+  }
+  Fiber* next = w->FindRunnableFast();
+  if (next == nullptr) return;
+  w->after = Worker::After::kRequeue;
+  w->after_fiber = self;
+  SwitchTo(w, self, next, false);
+}
+
+namespace {
+Runtime* CurrentRuntime() {
+  Worker* w = CurrentWorker();
+  if (w != nullptr) return w->rt;
+  return g_runtime.load(std::memory_order_acquire);
+}
+}  // namespace
+
+void Spawn(absl::AnyInvocable<void() &&> fn) {
+  Worker* w = CurrentWorker();
+  Runtime* rt = w ? w->rt : g_runtime.load(std::memory_order_acquire);
+  if (rt == nullptr) ABSL_RAW_LOG(FATAL, "gonet::Go called outside gonet::Run");
+  Fiber* f = rt->NewFiber(std::move(fn));
+  Ready(f);
+}
+
+void ResetTimer(Timer* t, int64_t when) {
+  Runtime* rt = CurrentRuntime();
+  if (rt == nullptr) ABSL_RAW_LOG(FATAL, "runtime: timer used outside gonet::Run");
+  if (rt->timers.Reset(t, when)) rt->MaybeWakePoller(when);
+}
+
+bool DeleteTimer(Timer* t) {
+  Runtime* rt = CurrentRuntime();
+  return rt != nullptr && rt->timers.Delete(t);
+}
+
+bool DeleteTimerSync(Timer* t) {
+  Runtime* rt = CurrentRuntime();
+  return rt != nullptr && rt->timers.DeleteSync(t);
+}
+
+void SleepUntilMono(int64_t deadline) {
+  if (deadline <= MonoNanos()) {
+    YieldFiber();
+    return;
+  }
+  Timer t;
+  t.fn = [](Timer* tm, FiberList* ready) { ready->Push(static_cast<Fiber*>(tm->ctx)); };
+  Park([&](Fiber* self) {
+    t.ctx = self;
+    ResetTimer(&t, deadline);
+    return true;
+  });
+}
+
+void SetNetpollHandler(NetpollHandler h) { g_netpoll_handler = h; }
+
+absl::Status NetpollAdd(int fd, uintptr_t token) {
+  Runtime* rt = CurrentRuntime();
+  if (rt == nullptr) return absl::FailedPreconditionError("not called from a fiber");
+  absl::Status s = rt->poller->Add(fd, token);
+  if (s.ok()) rt->netpoll_fds.fetch_add(1, std::memory_order_relaxed);
+  return s;
+}
+
+absl::Status NetpollRemove(int fd) {
+  Runtime* rt = CurrentRuntime();
+  if (rt == nullptr) return absl::FailedPreconditionError("runtime is not running");
+  absl::Status s = rt->poller->Remove(fd);
+  rt->netpoll_fds.fetch_sub(1, std::memory_order_relaxed);
+  return s;
+}
+
+uint64_t CurrentRuntimeGeneration() {
+  Runtime* rt = CurrentRuntime();
+  return rt ? rt->generation : 0;
+}
+
+int Procs() {
+  Runtime* rt = CurrentRuntime();
+  return rt ? rt->procs : 0;
+}
+
+RuntimeStats GetRuntimeStats() {
+  Runtime* rt = CurrentRuntime();
+  if (rt == nullptr) return RuntimeStats{};
+  return RuntimeStats{rt->created.load(), rt->live.load(), rt->steals.load(),
+                      rt->polls_blocking.load()};
+}
+
+bool CurrentFaultInfo(FaultInfo* out) {
+  Worker* w = t_worker;
+  if (w == nullptr || w->current == nullptr) return false;
+  out->fiber_id = w->current->id;
+  out->guard_lo = w->current->stack.guard_lo;
+  out->guard_hi = w->current->stack.guard_hi;
+  return true;
+}
+
+namespace {
+
+void RaiseFileLimit() {
+  rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+}  // namespace
+
+void RunRuntime(absl::AnyInvocable<void() &&> main, int procs, size_t stack_size) {
+  if (CurrentWorker() != nullptr) ABSL_RAW_LOG(FATAL, "gonet::Run called from inside a fiber");
+  if (procs <= 0) procs = static_cast<int>(std::thread::hardware_concurrency());
+  if (procs <= 0) procs = 1;
+  if (procs > 1024) procs = 1024;
+  RaiseFileLimit();
+  InstallOverflowHandler();
+  auto rt = std::make_unique<Runtime>(procs, stack_size);
+  Runtime* expected = nullptr;
+  if (!g_runtime.compare_exchange_strong(expected, rt.get())) {
+    ABSL_RAW_LOG(FATAL, "gonet::Run: another Run is active in this process");
+  }
+  rt->Start(std::move(main));
+  rt->WaitMainAndStop();
+  g_runtime.store(nullptr, std::memory_order_release);
+  rt.reset();
+}
+
+}  // namespace gonet::fiber_internal

@@ -1,0 +1,160 @@
+// scheduler.h: Go's runtime scheduler (runtime/proc.go), re-implemented for fibers.
+// This is the runtime's internal interface for //fiber's sync objects and for //netfd.
+//
+// Model (Go's G, M, P): a Fiber is a G; each Worker is a P with its own OS thread (an M
+// that never changes). A worker has a bounded lock-free run queue (256 slots, the owner
+// pushes at the tail, anyone steals from the head) plus a "run next" slot: a fiber made
+// runnable by the running fiber runs next on the same worker, so a ping-pong between
+// two fibers stays on one thread and hot in cache. Overflow and fibers readied from
+// foreign threads go to a global queue. Idle workers steal half of a victim's queue.
+// Differences from Go: no preemption (a fiber runs until it parks, yields or returns),
+// and a fiber in a blocking syscall blocks its worker (no hand-off of the P).
+//
+// The netpoller is part of the scheduler: an idle worker first polls it without
+// blocking, then steals, and only then parks; one idle worker at a time blocks in the
+// poller with the nearest timer as its timeout, the others sleep on a semaphore. New
+// work wakes a sleeping worker only when no worker is already spinning (looking for
+// work), as Go's wakep() does; a new earliest timer wakes the blocked poller.
+//
+// Thread-locals: fibers move between worker threads at every park, so the runtime
+// re-reads its thread-local state after every switch (through a non-inlined accessor;
+// see CurrentWorker()). Never cache the address of a thread_local across a park.
+#ifndef GONET_FIBER_INTERNAL_SCHEDULER_H_
+#define GONET_FIBER_INTERNAL_SCHEDULER_H_
+
+#include <atomic>
+#include <cstdint>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/functional/function_ref.h"
+#include "fiber/internal/context.h"
+#include "fiber/internal/sanitizer.h"
+#include "fiber/internal/stack.h"
+#include "fiber/internal/timer_heap.h"
+
+namespace gonet::fiber_internal {
+
+class Runtime;
+
+struct Fiber {
+  Context ctx;
+  SanitizerContext san;
+  Stack stack;
+  uint64_t id = 0;
+  Runtime* rt = nullptr;
+  absl::AnyInvocable<void() &&> fn;
+  // Intrusive link: run queues (global), FiberList, and wait queues of sync objects.
+  // Owned by whichever single queue holds the fiber.
+  Fiber* next = nullptr;
+  // Scratch for wait queues (channel slot pointers, mutex hand-off flags): written by
+  // the waker before Ready(), read by this fiber after it resumes.
+  void* wait_data = nullptr;
+  uintptr_t wait_result = 0;
+  Fiber* all_next = nullptr;  // registry of every Fiber object of the runtime
+};
+
+// An intrusive FIFO of fibers linked through Fiber::next. Not thread-safe.
+class FiberList {
+ public:
+  bool empty() const { return head_ == nullptr; }
+  void Push(Fiber* f) {
+    f->next = nullptr;
+    if (tail_) tail_->next = f; else head_ = f;
+    tail_ = f;
+  }
+  Fiber* Pop() {
+    Fiber* f = head_;
+    if (f) {
+      head_ = f->next;
+      if (!head_) tail_ = nullptr;
+      f->next = nullptr;
+    }
+    return f;
+  }
+  // Removes f if present (O(n)); returns whether it was there.
+  bool Remove(Fiber* f) {
+    Fiber* prev = nullptr;
+    for (Fiber* c = head_; c; prev = c, c = c->next) {
+      if (c != f) continue;
+      if (prev) prev->next = c->next; else head_ = c->next;
+      if (tail_ == c) tail_ = prev;
+      c->next = nullptr;
+      return true;
+    }
+    return false;
+  }
+  void Append(FiberList* other) {
+    if (other->empty()) return;
+    if (tail_) tail_->next = other->head_; else head_ = other->head_;
+    tail_ = other->tail_;
+    other->head_ = other->tail_ = nullptr;
+  }
+  Fiber* front() const { return head_; }
+
+ private:
+  Fiber* head_ = nullptr;
+  Fiber* tail_ = nullptr;
+};
+
+// The running fiber, or nullptr outside a fiber (plain threads, worker scheduler loop).
+Fiber* CurrentFiber();
+bool InFiber();
+
+// Parks the running fiber. After the switch away, on another stack, `commit(self)`
+// runs; it publishes `self` where a waker will find it (and releases the locks the
+// caller held). If commit returns false the fiber is made runnable again at once
+// (Go's gopark unlockf). Anything that may Ready() this fiber must become visible only
+// inside commit. Fiber only.
+void Park(absl::FunctionRef<bool(Fiber*)> commit);
+
+// Makes a parked fiber runnable. Any thread. From a worker it goes to that worker's
+// run-next slot (Go's ready()); from elsewhere to the global queue.
+void Ready(Fiber* f);
+void ReadyList(FiberList* list);
+
+// Yields the worker to other runnable fibers; returns at once if there are none.
+void YieldFiber();
+
+// Spawns a fiber on the current runtime. Fatal outside Run.
+void Spawn(absl::AnyInvocable<void() &&> fn);
+
+// Timers of the current runtime (Go: addtimer/modtimer/deltimer). Any thread of the
+// runtime (workers, or a fiber). ResetTimer wakes the poller if t became earliest.
+void ResetTimer(Timer* t, int64_t when_mono_ns);
+bool DeleteTimer(Timer* t);
+bool DeleteTimerSync(Timer* t);
+
+// Parks the running fiber until `deadline` (MonoNanos), or returns at once if past.
+void SleepUntilMono(int64_t deadline);
+
+// The netpoller of the current runtime. netfd registers fds with a token it chooses and
+// installs the handler that turns readiness into fibers to wake (Go: netpollready).
+// The handler runs on the worker that polled; it must not park.
+using NetpollHandler = void (*)(uintptr_t token, uint32_t ready, FiberList* to_wake);
+void SetNetpollHandler(NetpollHandler h);
+absl::Status NetpollAdd(int fd, uintptr_t token);
+absl::Status NetpollRemove(int fd);
+// Running fibers' runtime id: netfd keys its per-runtime state by it.
+uint64_t CurrentRuntimeGeneration();
+
+// Number of worker threads (procs) of the running runtime, 0 outside Run.
+int Procs();
+
+// Counters for tests and benchmarks.
+struct RuntimeStats {
+  int64_t fibers_created;   // Fiber objects allocated (not reused)
+  int64_t fibers_live;      // spawned and not yet finished
+  int64_t steals;
+  int64_t polls_blocking;
+};
+RuntimeStats GetRuntimeStats();
+
+}  // namespace gonet::fiber_internal
+
+#endif  // GONET_FIBER_INTERNAL_SCHEDULER_H_
+
+namespace gonet::fiber_internal {
+// Backs gonet::Run (fiber.cc).
+void RunRuntime(absl::AnyInvocable<void() &&> main, int procs, size_t stack_size);
+}  // namespace gonet::fiber_internal

@@ -1,0 +1,215 @@
+// Go's sync.Mutex (normal + starvation modes), sync.Cond and sync.WaitGroup,
+// re-implemented on fiber parking. Differences: waiters queue on an intrusive list
+// under a spin lock instead of Go's semaphore table.
+#include "fiber/sync.h"
+
+#include "absl/base/internal/raw_logging.h"
+
+namespace gonet::fiber {
+
+using fiber_internal::Fiber;
+using fiber_internal::FiberList;
+using fiber_internal::SpinLockHolder;
+
+namespace {
+constexpr uintptr_t kHandedOff = 1;   // Mutex: ownership passed by Unlock
+constexpr uintptr_t kSignaled = 1;    // CondVar
+constexpr uintptr_t kTimedOut = 2;
+constexpr int64_t kStarvationNs = 1'000'000;
+}  // namespace
+
+void Mutex::Lock() {
+  uint32_t expected = 0;
+  if (state_.compare_exchange_strong(expected, kLocked, std::memory_order_acquire)) return;
+  LockSlow();
+}
+
+bool Mutex::TryLock() {
+  uint32_t s = state_.load(std::memory_order_relaxed);
+  while ((s & (kLocked | kStarving)) == 0) {
+    if (state_.compare_exchange_weak(s, s | kLocked, std::memory_order_acquire)) return true;
+  }
+  return false;
+}
+
+void Mutex::LockSlow() {
+  Fiber* self = fiber_internal::CurrentFiber();
+  if (self == nullptr) ABSL_RAW_LOG(FATAL, "gonet::fiber::Mutex::Lock would block outside a fiber");
+  int64_t wait_start = 0;
+  bool waited = false;
+  for (int iter = 0;; ++iter) {
+    uint32_t s = state_.load(std::memory_order_relaxed);
+    if ((s & (kLocked | kStarving)) == 0) {
+      if (state_.compare_exchange_weak(s, s | kLocked, std::memory_order_acquire)) return;
+      continue;
+    }
+    // Brief active spin while the holder runs on another worker (Go: sync_runtime_canSpin).
+    if (iter < 4 && (s & kStarving) == 0 && fiber_internal::Procs() > 1) {
+      for (int i = 0; i < 30; ++i) fiber_internal::CpuRelax();
+      continue;
+    }
+    wait_mu_.Lock();
+    s = state_.load(std::memory_order_relaxed);
+    if ((s & (kLocked | kStarving)) == 0) {
+      wait_mu_.Unlock();
+      continue;
+    }
+    if (wait_start == 0) wait_start = fiber_internal::MonoNanos();
+    bool starve = waited && fiber_internal::MonoNanos() - wait_start > kStarvationNs;
+    uint32_t want = s | kHasWaiters | (starve ? kStarving : 0);
+    if (!state_.compare_exchange_strong(s, want, std::memory_order_relaxed)) {
+      wait_mu_.Unlock();
+      continue;
+    }
+    self->wait_result = 0;
+    if (waited) {
+      // A fiber that already waited goes back to the front (Go: LIFO for re-waiters).
+      FiberList rest;
+      rest.Append(&waiters_);
+      waiters_.Push(self);
+      waiters_.Append(&rest);
+    } else {
+      waiters_.Push(self);
+    }
+    fiber_internal::Park([this](Fiber*) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      wait_mu_.Unlock();
+      return true;
+    });
+    if (self->wait_result == kHandedOff) return;  // Unlock passed ownership to us
+    waited = true;
+    iter = 0;
+  }
+}
+
+void Mutex::Unlock() {
+  uint32_t expected = kLocked;
+  if (state_.compare_exchange_strong(expected, 0, std::memory_order_release)) return;
+  UnlockSlow();
+}
+
+void Mutex::UnlockSlow() {
+  Fiber* wake = nullptr;
+  {
+    SpinLockHolder l(&wait_mu_);
+    uint32_t s = state_.load(std::memory_order_relaxed);
+    if ((s & kLocked) == 0) ABSL_RAW_LOG(FATAL, "sync: unlock of unlocked gonet::fiber::Mutex");
+    wake = waiters_.Pop();
+    // Only the owner changes kLocked now, and the other bits change under wait_mu_,
+    // which we hold: the state is stable, a plain store is exact.
+    if (wake == nullptr) {
+      state_.store(0, std::memory_order_release);
+    } else if (s & kStarving) {
+      wake->wait_result = kHandedOff;
+      state_.store(waiters_.empty() ? kLocked : (kLocked | kStarving | kHasWaiters),
+                   std::memory_order_release);
+    } else {
+      wake->wait_result = 0;
+      state_.store(waiters_.empty() ? 0 : kHasWaiters, std::memory_order_release);
+    }
+  }
+  if (wake != nullptr) fiber_internal::Ready(wake);
+}
+
+// ---------------------------------------------------------------- CondVar
+
+void CondVar::Wait(Mutex* mu) {
+  Fiber* self = fiber_internal::CurrentFiber();
+  if (self == nullptr) ABSL_RAW_LOG(FATAL, "gonet::fiber::CondVar::Wait outside a fiber");
+  self->wait_result = 0;
+  fiber_internal::Park([this, mu](Fiber* f) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    {
+      SpinLockHolder l(&mu_);
+      waiters_.Push(f);
+    }
+    mu->Unlock();
+    return true;
+  });
+  mu->Lock();
+}
+
+struct CondVarTimeout {
+  CondVar* cv;
+  Fiber* fiber;
+  static void Fire(fiber_internal::Timer* t, FiberList* ready) {
+    auto* self = static_cast<CondVarTimeout*>(t->ctx);
+    SpinLockHolder l(&self->cv->mu_);
+    if (self->cv->waiters_.Remove(self->fiber)) {
+      self->fiber->wait_result = kTimedOut;
+      ready->Push(self->fiber);
+    }
+  }
+};
+
+bool CondVar::WaitWithTimeout(Mutex* mu, absl::Duration d) {
+  Fiber* self = fiber_internal::CurrentFiber();
+  if (self == nullptr) ABSL_RAW_LOG(FATAL, "gonet::fiber::CondVar::WaitWithTimeout outside a fiber");
+  if (d <= absl::ZeroDuration()) return true;
+  int64_t ns = d >= absl::Hours(24 * 365 * 100) ? int64_t{1} << 62 : absl::ToInt64Nanoseconds(d);
+  int64_t when = fiber_internal::MonoNanos() + ns;
+  CondVarTimeout to{this, self};
+  fiber_internal::Timer timer;
+  timer.fn = &CondVarTimeout::Fire;
+  timer.ctx = &to;
+  self->wait_result = 0;
+  fiber_internal::Park([&](Fiber* f) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    {
+      SpinLockHolder l(&mu_);
+      waiters_.Push(f);
+    }
+    fiber_internal::ResetTimer(&timer, when);
+    mu->Unlock();
+    return true;
+  });
+  // The timer lives on this stack: make sure its callback is not running before return.
+  fiber_internal::DeleteTimerSync(&timer);
+  bool timed_out = self->wait_result == kTimedOut;
+  mu->Lock();
+  return timed_out;
+}
+
+void CondVar::Signal() {
+  Fiber* f;
+  {
+    SpinLockHolder l(&mu_);
+    f = waiters_.Pop();
+    if (f) f->wait_result = kSignaled;
+  }
+  if (f) fiber_internal::Ready(f);
+}
+
+void CondVar::SignalAll() {
+  FiberList all;
+  {
+    SpinLockHolder l(&mu_);
+    all.Append(&waiters_);
+    for (Fiber* f = all.front(); f; f = f->next) f->wait_result = kSignaled;
+  }
+  fiber_internal::ReadyList(&all);
+}
+
+// ---------------------------------------------------------------- WaitGroup
+
+void WaitGroup::Add(int n) {
+  int64_t v = counter_.fetch_add(n, std::memory_order_acq_rel) + n;
+  if (v < 0) ABSL_RAW_LOG(FATAL, "sync: negative WaitGroup counter");
+  if (v != 0 || n >= 0) return;
+  FiberList all;
+  {
+    SpinLockHolder l(&mu_);
+    all.Append(&waiters_);
+  }
+  fiber_internal::ReadyList(&all);
+}
+
+void WaitGroup::Wait() {
+  if (counter_.load(std::memory_order_acquire) == 0) return;
+  if (!fiber_internal::InFiber()) ABSL_RAW_LOG(FATAL, "gonet::fiber::WaitGroup::Wait outside a fiber");
+  fiber_internal::Park([this](Fiber* f) {
+    SpinLockHolder l(&mu_);
+    if (counter_.load(std::memory_order_acquire) == 0) return false;
+    waiters_.Push(f);
+    return true;
+  });
+}
+
+}  // namespace gonet::fiber
