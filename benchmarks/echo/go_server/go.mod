@@ -1,0 +1,3 @@
+module gonet/benchmarks/echo/go_server
+
+go 1.19
