@@ -1,0 +1,303 @@
+// net.h: gonet's public net package: Go's net (TCP part) for fibers.
+//
+// Conns and Listeners look blocking to the fiber that calls them, as in Go: a
+// Read with no data parks the calling fiber (never the worker thread) until the
+// socket is readable, a deadline passes, or the conn is closed. The netpoller
+// underneath is epoll (Linux) or kqueue (BSD, macOS).
+//
+// Errors. Every error is an absl::Status whose message() is exactly the text Go
+// 1.19's err.Error() prints for the same failure, e.g.
+//   "dial tcp 127.0.0.1:8888: connect: connection refused"
+//   "read tcp 127.0.0.1:8888->127.0.0.1:53412: i/o timeout"
+//   "write tcp 127.0.0.1:53412->127.0.0.1:8888: write: broken pipe"
+//   "read tcp 127.0.0.1:8888->127.0.0.1:53412: use of closed network connection"
+//   "listen tcp: address 99999: invalid port"
+// Codes: EOF -> kOutOfRange; timeout (a deadline, or the kernel's ETIMEDOUT) ->
+// kDeadlineExceeded; closed -> kFailedPrecondition; refused/reset/broken
+// pipe/unreachable -> kUnavailable; bad address, port, network or argument ->
+// kInvalidArgument; host not found -> kNotFound; anything else -> kUnknown
+// (errno kept). Networks Go knows but gonet v0 does not implement ("udp*",
+// "unix*", "ip*") fail with kUnimplemented, "unsupported network udp".
+// The predicates below read a marker gonet attaches to its own statuses, never
+// the code: IsEOF(absl::OutOfRangeError("x")) is false.
+//
+// Fibers. Dial, Listen, Accept, Read and Write need a running fiber (inside
+// gonet::Run); outside one they return kFailedPrecondition ("not called from a
+// fiber"). Close, the setters, Control and the address helpers work anywhere.
+// A Conn or Listener belongs to the Run that made it; destroying an open one
+// closes its fd.
+//
+// SIGPIPE never kills the process because of a write to a socket, whatever the
+// process's SIGPIPE disposition is (writes use MSG_NOSIGNAL).
+//
+// Networks: "tcp" (dual stack), "tcp4", "tcp6". Addresses: "host:port",
+// ":port" (all interfaces for Listen, the local system for Dial, as in Go),
+// "[v6]:port", "[fe80::1%eth0]:port", "localhost:port"; port "0" picks a free
+// port; a port may be a service name ("http"). Names resolve through /etc/hosts
+// first, then the system resolver.
+//
+// Type assertion, as Go's c.(*TCPConn): std::dynamic_pointer_cast<TCPConn>(c).
+
+#ifndef GONET_NET_NET_H_
+#define GONET_NET_NET_H_
+
+#include <sys/socket.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+
+namespace gonet::netfd {
+class NetFD;
+}  // namespace gonet::netfd
+
+namespace gonet::net {
+
+// Go's (n int, err error): both can be meaningful at once (a partial write
+// followed by EPIPE gives n > 0 and an error).
+struct IOResult {
+  size_t n = 0;
+  absl::Status err;
+};
+
+// io.EOF: the peer closed its side in order; every later Read says so again.
+// Conn::Read returns it bare, never wrapped in an operation error ("EOF").
+bool IsEOF(const absl::Status& s);
+// Go's Timeout(): a deadline passed (Set*Deadline, Dial timeout), or the kernel
+// reported ETIMEDOUT (or EAGAIN, as Go's Errno.Timeout()).
+bool IsTimeout(const absl::Status& s);
+// net.ErrClosed: this side closed the Conn or Listener ("use of closed network
+// connection").
+bool IsClosed(const absl::Status& s);
+// The syscall errno behind the error (ECONNREFUSED, EPIPE, ...), or 0 when
+// there is none (timeouts, closed, EOF, address errors, foreign statuses).
+int Errno(const absl::Status& s);
+
+// A TCP endpoint: Go's *TCPAddr as a value. An IP of 0 bytes (none: the
+// wildcard, printed as ""), 4 bytes (IPv4) or 16 bytes (IPv6, which includes
+// the IPv4-mapped ::ffff:a.b.c.d, printed dotted as Go does), an IPv6 zone
+// ("eth0", or a decimal interface index) and a port. Cheap to copy; all
+// methods are const and thread-compatible.
+class Addr {
+ public:
+  // No IP, port 0: String() is ":0", as Go's &TCPAddr{}.
+  Addr() = default;
+  // `ip` must hold 0, 4 or 16 bytes; any other length is treated as no IP.
+  // `port` is kept as given (Go does not range-check TCPAddr.Port either).
+  Addr(absl::Span<const uint8_t> ip, int port, std::string_view zone = {});
+  // From a kernel socket address (getsockname, getpeername, accept). AF_INET
+  // gives a 4-byte IP; AF_INET6 a 16-byte one (accepted IPv4 peers of a
+  // dual-stack socket are v4-mapped and print dotted) with the scope id as
+  // zone (the interface name, or its decimal index when it has none). Any
+  // other family (or a short `len`) gives the empty Addr.
+  static Addr FromSockaddr(const sockaddr* sa, socklen_t len);
+  explicit Addr(const sockaddr_storage& ss)
+      : Addr(FromSockaddr(reinterpret_cast<const sockaddr*>(&ss), sizeof(ss))) {}
+
+  // "tcp": every Addr in v0 is a TCP address (Go's TCPAddr.Network()).
+  std::string Network() const;
+  // Go's TCPAddr.String(): JoinHostPort(ip[%zone], port), e.g. "127.0.0.1:8888",
+  // "[::1]:8888", "[fe80::1%eth0]:80", ":80" (no IP), "1.2.3.4:80" for
+  // ::ffff:1.2.3.4.
+  std::string String() const;
+  int Port() const { return port_; }
+
+  // The IP bytes as stored: 0, 4 or 16 of them.
+  absl::Span<const uint8_t> IP() const {
+    return absl::MakeConstSpan(ip_.data(), ip_len_);
+  }
+  const std::string& Zone() const { return zone_; }
+  // Go's IP.To4() != nil: a 4-byte IP or an IPv4-mapped 16-byte one.
+  bool IsIPv4() const;
+  // Go's isWildcard(): no IP, 0.0.0.0 (in either form) or ::.
+  bool IsWildcard() const;
+
+  // Go's ipToSockaddr: the socket address to bind or connect to for a socket
+  // of `family` (AF_INET or AF_INET6). For AF_INET, no IP means 0.0.0.0 and an
+  // IPv6 IP fails with "address <ip>: non-IPv4 address". For AF_INET6, no IP
+  // and 0.0.0.0 both mean ::, an IPv4 IP becomes v4-mapped, and the zone
+  // becomes the scope id (interface name, else decimal, else 0). Returns the
+  // length to pass to bind/connect. Errors are kInvalidArgument.
+  absl::StatusOr<socklen_t> ToSockaddr(int family, sockaddr_storage* out) const;
+
+  // Same IP bytes (4-byte and v4-mapped forms differ here), zone and port.
+  friend bool operator==(const Addr& a, const Addr& b);
+  friend bool operator!=(const Addr& a, const Addr& b) { return !(a == b); }
+
+ private:
+  void AssignSockaddr(const sockaddr* sa, socklen_t len);
+
+  std::array<uint8_t, 16> ip_{};
+  uint8_t ip_len_ = 0;  // 0, 4 or 16
+  int port_ = 0;
+  std::string zone_;
+};
+
+// A stream connection (Go's net.Conn). Read, Write and Close may be called
+// from different fibers at once: a Close wakes a blocked Read/Write, which then
+// fails with IsClosed. Two concurrent Reads (or Writes) take turns.
+class Conn {
+ public:
+  virtual ~Conn() = default;
+  // Reads up to buf.size() bytes with one read(2) once data is there; parks
+  // meanwhile. (n > 0, ok), or (0, EOF) after the peer's FIN, or an error.
+  // An empty buf returns (0, ok) at once.
+  virtual IOResult Read(absl::Span<char> buf) = 0;
+  // Writes all of buf (looping over short writes), or fails; n counts what the
+  // kernel took before the error.
+  virtual IOResult Write(absl::Span<const char> buf) = 0;
+  // Closes the fd once no Read/Write uses it any more; wakes blocked ones.
+  // A second Close fails with IsClosed.
+  virtual absl::Status Close() = 0;
+  // The addresses stay readable after Close.
+  virtual Addr LocalAddr() const = 0;
+  virtual Addr RemoteAddr() const = 0;
+  // Deadlines are absolute and sticky: once passed, every Read/Write (pending
+  // or later) fails with IsTimeout until a later deadline is set.
+  // absl::InfiniteFuture() clears; a time in the past expires at once.
+  virtual absl::Status SetDeadline(absl::Time t) = 0;
+  virtual absl::Status SetReadDeadline(absl::Time t) = 0;
+  virtual absl::Status SetWriteDeadline(absl::Time t) = 0;
+};
+
+// What Dial("tcp", ...) and Accept() hand out.
+class TCPConn : public Conn {
+ public:
+  ~TCPConn() override;
+
+  IOResult Read(absl::Span<char> buf) override;
+  IOResult Write(absl::Span<const char> buf) override;
+  absl::Status Close() override;
+  Addr LocalAddr() const override;
+  Addr RemoteAddr() const override;
+  absl::Status SetDeadline(absl::Time t) override;
+  absl::Status SetReadDeadline(absl::Time t) override;
+  absl::Status SetWriteDeadline(absl::Time t) override;
+
+  absl::Status SetNoDelay(bool on);  // default on, as in Go
+  absl::Status SetKeepAlive(bool on);
+  // Sets TCP_KEEPINTVL and TCP_KEEPIDLE to d rounded up to whole seconds.
+  absl::Status SetKeepAlivePeriod(absl::Duration d);
+  absl::Status SetLinger(int sec);  // <0 default, 0 discard (RST), >0 linger
+  absl::Status SetReadBuffer(int bytes);
+  absl::Status SetWriteBuffer(int bytes);
+  absl::Status CloseRead();   // shutdown(SHUT_RD)
+  absl::Status CloseWrite();  // shutdown(SHUT_WR): the peer reads EOF
+  // Go's SyscallConn().Control: runs f with the socket's fd while holding a
+  // reference, so the fd cannot be closed under it (a concurrent Close waits
+  // for f). For getsockopt and interop. On a closed conn: IsClosed, f not
+  // called.
+  absl::Status Control(absl::FunctionRef<void(int fd)> f);
+
+ protected:
+  // Takes over a connected socket; the addresses are read once here
+  // (getsockname/getpeername) and cached.
+  explicit TCPConn(std::shared_ptr<netfd::NetFD> fd);
+
+ private:
+  std::shared_ptr<netfd::NetFD> fd_;
+  Addr local_;
+  Addr remote_;
+};
+
+// A stream listener (Go's net.Listener).
+class Listener {
+ public:
+  virtual ~Listener() = default;
+  // Parks until a connection arrives; the fd is non-blocking and close-on-exec.
+  virtual absl::StatusOr<std::shared_ptr<Conn>> Accept() = 0;
+  virtual absl::Status Close() = 0;  // unblocks a blocked Accept with IsClosed
+  virtual Addr Address() const = 0;  // Go's Addr(): "[::]:8080", "127.0.0.1:8080"
+};
+
+// What Listen("tcp*", ...) hands out.
+class TCPListener : public Listener {
+ public:
+  ~TCPListener() override;
+
+  absl::StatusOr<std::shared_ptr<Conn>> Accept() override;
+  absl::Status Close() override;
+  Addr Address() const override;
+
+  // Accept() without the upcast.
+  absl::StatusOr<std::shared_ptr<TCPConn>> AcceptTCP();
+  // Deadline for Accept; absl::InfiniteFuture() clears.
+  absl::Status SetDeadline(absl::Time t);
+  // As TCPConn::Control.
+  absl::Status Control(absl::FunctionRef<void(int fd)> f);
+
+ protected:
+  // Takes over a listening socket; keep_alive is applied to accepted conns
+  // (zero = 15 s, negative = off), as ListenConfig's.
+  TCPListener(std::shared_ptr<netfd::NetFD> fd, absl::Duration keep_alive);
+
+ private:
+  std::shared_ptr<netfd::NetFD> fd_;
+  Addr local_;
+  absl::Duration keep_alive_ = absl::ZeroDuration();
+};
+
+// Listen("tcp", ":8080"): all interfaces, one dual-stack socket (IPv4 peers
+// show up as plain IPv4). "tcp4"/"tcp6" restrict the family. A host name binds
+// its first IPv4 address (else its first one). SO_REUSEADDR is set; the
+// backlog is the system's somaxconn. Accepted conns get TCP_NODELAY and a 15 s
+// keep-alive.
+absl::StatusOr<std::shared_ptr<Listener>> Listen(std::string_view network,
+                                                 std::string_view address);
+// Connects to every address the host resolves to, in order, with Go's
+// dual-stack fallback (a second family starts after 300 ms or once the first
+// fails) and Go's 15 s keep-alive. Returns the first address's error when all
+// fail.
+absl::StatusOr<std::shared_ptr<Conn>> Dial(std::string_view network,
+                                           std::string_view address);
+// timeout: 0 = none; negative = fails at once with a timeout, as in Go.
+absl::StatusOr<std::shared_ptr<Conn>> DialTimeout(std::string_view network,
+                                                  std::string_view address,
+                                                  absl::Duration timeout);
+
+// Go's net.Dialer.
+struct Dialer {
+  absl::Duration timeout = absl::ZeroDuration();     // zero = none; negative = already expired
+  absl::Time deadline = absl::InfiniteFuture();      // the earlier of the two wins
+  absl::Duration keep_alive = absl::ZeroDuration();  // zero = Go's default (15s); negative = off
+  std::string local_address;                         // "" = any; "ip:port" to bind before connect
+  absl::StatusOr<std::shared_ptr<Conn>> Dial(std::string_view network,
+                                             std::string_view address) const;
+};
+
+// Go's net.ListenConfig (plus SO_REUSEPORT, which Go leaves to Control).
+struct ListenConfig {
+  int backlog = 0;  // 0 = the system's somaxconn, as Go reads it
+  bool reuse_port = false;
+  absl::StatusOr<std::shared_ptr<Listener>> Listen(std::string_view network,
+                                                   std::string_view address) const;
+};
+
+// Address helpers, as in Go.
+//
+// SplitHostPort("host:80") = {"host", "80"}; "[::1]:80" = {"::1", "80"};
+// ":80" = {"", "80"}. The port is not checked. Errors (kInvalidArgument) carry
+// Go's text: "address host: missing port in address", "address ::1: too many
+// colons in address", "missing ']' in address", "unexpected '[' in address"...
+absl::StatusOr<std::pair<std::string, std::string>> SplitHostPort(
+    std::string_view hostport);
+// "host:port", or "[host]:port" when host contains ':'. Nothing is checked.
+std::string JoinHostPort(std::string_view host, std::string_view port);
+
+// The //net target (Dial, Listen, Conn...) is implemented on top of //netfd;
+// Addr, SplitHostPort, JoinHostPort and the predicates above also link on
+// their own, through the internal //net:addr and //net:errors.
+
+}  // namespace gonet::net
+
+#endif  // GONET_NET_NET_H_
