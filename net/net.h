@@ -57,6 +57,10 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 
+namespace gonet::net_internal {
+struct ConnAccess;
+}  // namespace gonet::net_internal
+
 namespace gonet::netfd {
 class NetFD;
 }  // namespace gonet::netfd
@@ -202,7 +206,8 @@ class TCPConn : public Conn {
  protected:
   // Takes over a connected socket; the addresses are read once here
   // (getsockname/getpeername) and cached.
-  explicit TCPConn(std::shared_ptr<netfd::NetFD> fd);
+  TCPConn(std::shared_ptr<netfd::NetFD> fd, Addr local, Addr remote);
+  friend struct net_internal::ConnAccess;
 
  private:
   std::shared_ptr<netfd::NetFD> fd_;
@@ -239,7 +244,8 @@ class TCPListener : public Listener {
  protected:
   // Takes over a listening socket; keep_alive is applied to accepted conns
   // (zero = 15 s, negative = off), as ListenConfig's.
-  TCPListener(std::shared_ptr<netfd::NetFD> fd, absl::Duration keep_alive);
+  TCPListener(std::shared_ptr<netfd::NetFD> fd, Addr local, absl::Duration keep_alive);
+  friend struct net_internal::ConnAccess;
 
  private:
   std::shared_ptr<netfd::NetFD> fd_;

@@ -120,7 +120,8 @@ void YieldFiber();
 void Spawn(absl::AnyInvocable<void() &&> fn);
 
 // Timers of the current runtime (Go: addtimer/modtimer/deltimer). Any thread of the
-// runtime (workers, or a fiber). ResetTimer wakes the poller if t became earliest.
+// runtime (workers, or a fiber). ResetTimer wakes the poller if t became earliest;
+// outside a running runtime it does nothing.
 void ResetTimer(Timer* t, int64_t when_mono_ns);
 bool DeleteTimer(Timer* t);
 bool DeleteTimerSync(Timer* t);

@@ -1,0 +1,232 @@
+// Stress tests of the fiber runtime: many fibers, many timers, many parked fibers,
+// cross-worker ping-pong, and Run() in a loop. Size large, tagged exclusive (timing).
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "fiber/channel.h"
+#include "fiber/fiber.h"
+#include "fiber/internal/scheduler.h"
+#include "fiber/internal/timer_heap.h"
+#include "fiber/sync.h"
+#include "gtest/gtest.h"
+
+namespace gonet {
+namespace {
+
+using fiber_internal::MonoNanos;
+
+class StressTest : public testing::TestWithParam<int> {
+ protected:
+  RuntimeOptions Opts() { return {.procs = GetParam()}; }
+};
+
+// 100k fibers spawned without a break (all live at once at procs 1), then joined.
+TEST_P(StressTest, HundredThousandFibersSpawnedAndJoined) {
+  constexpr int kFibers = 100'000;
+  std::vector<uint8_t> ran(kFibers, 0);
+  std::atomic<int> count{0};
+  gonet::Run([&] {
+    fiber::WaitGroup wg;
+    wg.Add(kFibers);
+    for (int i = 0; i < kFibers; ++i) {
+      Go([&, i] {
+        ran[i] += 1;  // each slot written by one fiber only
+        count.fetch_add(1, std::memory_order_relaxed);
+        wg.Done();
+      });
+    }
+    wg.Wait();
+  }, Opts());
+  EXPECT_EQ(count.load(), kFibers);
+  EXPECT_EQ(std::count(ran.begin(), ran.end(), 1), kFibers);
+}
+
+// Two fibers bounce a counter over two unbuffered channels, 100k round trips.
+TEST_P(StressTest, PingPongAcrossWorkers) {
+  if (GetParam() == 1) GTEST_SKIP() << "across procs";
+  constexpr int kRoundTrips = 100'000;
+  int last = -1;
+  bool in_order = true;
+  gonet::Run([&] {
+    fiber::Channel<int> ping, pong;
+    fiber::WaitGroup wg;
+    wg.Add(1);
+    Go([&] {
+      while (std::optional<int> v = ping.Recv()) pong.Send(*v + 1);
+      wg.Done();
+    });
+    for (int i = 0; i < kRoundTrips; ++i) {
+      ping.Send(2 * i);
+      std::optional<int> r = pong.Recv();
+      if (!r || *r != 2 * i + 1) in_order = false;
+      last = r.value_or(-1);
+      // Let the partner be stolen by another worker now and then.
+      if (i % 1000 == 0) Yield();
+    }
+    ping.Close();
+    wg.Wait();
+  }, Opts());
+  EXPECT_TRUE(in_order);
+  EXPECT_EQ(last, 2 * (kRoundTrips - 1) + 1);
+}
+
+// 100k fibers each sleep until a random deadline within 300 ms of their start. Each
+// must wake at or after its deadline; lateness is bounded; wake order follows deadline
+// order up to fibers due at about the same time.
+TEST_P(StressTest, HundredThousandTimersFireInOrder) {
+  constexpr int kFibers = 100'000;
+  constexpr int64_t kSpreadNs = 300'000'000;
+  struct Record {
+    int64_t deadline = 0;
+    int64_t woke = 0;
+    int64_t seq = -1;
+  };
+  std::vector<Record> rec(kFibers);
+  std::atomic<int64_t> seq{0};
+  gonet::Run([&] {
+    fiber::WaitGroup wg;
+    wg.Add(kFibers);
+    for (int i = 0; i < kFibers; ++i) {
+      Go([&, i] {
+        uint64_t h = (static_cast<uint64_t>(i) + 1) * 0x9E3779B97F4A7C15ULL;
+        h ^= h >> 29;
+        int64_t deadline = MonoNanos() + static_cast<int64_t>(h % kSpreadNs);
+        rec[i].deadline = deadline;
+        fiber_internal::SleepUntilMono(deadline);
+        rec[i].woke = MonoNanos();
+        rec[i].seq = seq.fetch_add(1);
+        wg.Done();
+      });
+    }
+    wg.Wait();
+  }, Opts());
+  ASSERT_EQ(seq.load(), kFibers);
+  std::vector<int64_t> lateness(kFibers);
+  int early = 0;
+  for (int i = 0; i < kFibers; ++i) {
+    if (rec[i].woke < rec[i].deadline) ++early;
+    lateness[i] = rec[i].woke - rec[i].deadline;
+  }
+  EXPECT_EQ(early, 0) << "fibers woke before their deadline";
+  std::sort(lateness.begin(), lateness.end());
+  int64_t p50 = lateness[kFibers / 2], p99 = lateness[kFibers * 99 / 100];
+  int64_t max = lateness.back();
+  // Order: in wake order, every deadline seen so far is at most slack later than any
+  // deadline still to come.
+  std::vector<const Record*> by_seq(kFibers);
+  for (const Record& r : rec) by_seq[r.seq] = &r;
+  std::vector<int64_t> suffix_min(kFibers + 1, INT64_MAX);
+  for (int k = kFibers - 1; k >= 0; --k) suffix_min[k] = std::min(suffix_min[k + 1], by_seq[k]->deadline);
+  int64_t worst_inversion = 0, prefix_max = INT64_MIN;
+  for (int k = 0; k + 1 < kFibers; ++k) {
+    prefix_max = std::max(prefix_max, by_seq[k]->deadline);
+    worst_inversion = std::max(worst_inversion, prefix_max - suffix_min[k + 1]);
+  }
+  std::printf("procs %d: lateness p50 %.3f ms, p99 %.3f ms, max %.3f ms; worst order inversion %.3f ms\n",
+              GetParam(), p50 / 1e6, p99 / 1e6, max / 1e6, worst_inversion / 1e6);
+  EXPECT_LT(p99, 200'000'000);
+  EXPECT_LT(worst_inversion, 100'000'000);
+}
+
+int CountMappings() {
+  std::ifstream f("/proc/self/maps");
+  std::string line;
+  int n = 0;
+  while (std::getline(f, line)) ++n;
+  return n;
+}
+
+// 50k fibers parked at once on a channel (more than fit with a guard page each at the
+// default vm.max_map_count), then each released by one value.
+TEST_P(StressTest, FiftyThousandParkedFibers) {
+  constexpr int kFibers = 50'000;
+  std::atomic<int> parked{0};
+  std::atomic<int64_t> sum{0};
+  std::atomic<int> got{0};
+  int max_mappings = 0;
+  gonet::Run([&] {
+    fiber::Channel<int> ch;
+    fiber::WaitGroup wg;
+    wg.Add(kFibers);
+    for (int i = 0; i < kFibers; ++i) {
+      Go([&] {
+        parked.fetch_add(1);
+        if (std::optional<int> v = ch.Recv()) {
+          sum.fetch_add(*v);
+          got.fetch_add(1);
+        }
+        wg.Done();
+      });
+    }
+    while (parked.load() < kFibers) Yield();
+    max_mappings = CountMappings();
+    for (int i = 1; i <= kFibers; ++i) ASSERT_TRUE(ch.Send(i));
+    wg.Wait();
+  }, Opts());
+  int limit = 0;
+  std::ifstream("/proc/sys/vm/max_map_count") >> limit;
+  std::printf("procs %d: %d mappings with %d fibers live (vm.max_map_count %d)\n", GetParam(),
+              max_mappings, kFibers, limit);
+  EXPECT_EQ(got.load(), kFibers);
+  EXPECT_EQ(sum.load(), int64_t{kFibers} * (kFibers + 1) / 2);
+  if (limit > 0) EXPECT_LT(max_mappings, limit);
+}
+
+TEST_P(StressTest, RunThousandTimesWithWork) {
+  int ok_runs = 0;
+  for (int r = 0; r < 1000; ++r) {
+    int total = 0;
+    gonet::Run([&] {
+      fiber::Channel<int> ch(4);
+      fiber::WaitGroup wg;
+      for (int i = 1; i <= 8; ++i) {
+        wg.Add(1);
+        Go([&, i] {
+          ch.Send(i);
+          wg.Done();
+        });
+      }
+      for (int i = 0; i < 8; ++i) total += *ch.Recv();
+      wg.Wait();
+    }, Opts());
+    if (total == 36) ++ok_runs;
+  }
+  EXPECT_EQ(ok_runs, 1000);
+}
+
+// A WaitGroup reused at once after Wait returned: the previous round's last Done must
+// not wake the next round's Wait early (it may still be inside Add when Wait sees 0).
+TEST_P(StressTest, WaitGroupReuseNeverWakesEarly) {
+  if (GetParam() == 1) GTEST_SKIP() << "needs parallel workers";
+  constexpr int kRounds = 100'000;
+  int early = 0;
+  gonet::Run([&] {
+    fiber::WaitGroup wg;
+    std::atomic<int> finished{0};
+    for (int r = 0; r < kRounds; ++r) {
+      finished.store(0, std::memory_order_relaxed);
+      wg.Add(2);
+      for (int k = 0; k < 2; ++k) {
+        Go([&] {
+          finished.fetch_add(1, std::memory_order_relaxed);
+          wg.Done();
+        });
+      }
+      wg.Wait();
+      if (finished.load(std::memory_order_relaxed) != 2) ++early;
+    }
+  }, Opts());
+  EXPECT_EQ(early, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Procs, StressTest, testing::Values(1, 2, 8));
+
+}  // namespace
+}  // namespace gonet

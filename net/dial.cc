@@ -1,0 +1,265 @@
+// Go's net.Dialer.DialContext for TCP (net/dial.go: dialParallel, dialSerial,
+// partialDeadline; net/tcpsock_posix.go: doDialTCP's self-connect retry;
+// net/fd_unix.go: connect), on netfd. Differences: no context.Context; the Dialer's
+// timeout and deadline are the only cancellation, plus the internal cancel that
+// stops the losing Happy Eyeballs racer.
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "fiber/internal/scheduler.h"
+#include "fiber/fiber.h"
+#include "fiber/sync.h"
+#include "net/errors.h"
+#include "net/internal.h"
+
+namespace gonet::net {
+namespace {
+
+using net_internal::FdErrorToStatus;
+using ConnOr = absl::StatusOr<std::shared_ptr<TCPConn>>;
+
+constexpr absl::Duration kFallbackDelay = absl::Milliseconds(300);
+constexpr absl::Duration kMinPartial = absl::Seconds(2);
+
+// One racer's view: what to dial and how to cancel its in-flight connect.
+struct DialCtx {
+  std::string network;
+  net_internal::Network net;
+  std::optional<Addr> local;
+  absl::Time deadline;
+  std::atomic<bool> canceled{false};
+  fiber_internal::SpinLock mu;
+  netfd::NetFD* inflight ABSL_GUARDED_BY(mu) = nullptr;
+
+  void Cancel() {
+    canceled.store(true, std::memory_order_release);
+    fiber_internal::SpinLockHolder l(&mu);
+    // Wake the connect through its write deadline (Go's aLongTimeAgo interrupter).
+    if (inflight != nullptr) (void)inflight->SetDeadline(-1, 'w');
+  }
+  const Addr* local_ptr() const { return local ? &*local : nullptr; }
+  bool local_port_zero() const { return !local || local->Port() == 0; }
+};
+
+absl::Status DialErr(const DialCtx& dc, const Addr& ra, const absl::Status& inner) {
+  return net_internal::OpError("dial", dc.network, dc.local_ptr(), &ra, inner);
+}
+
+ConnOr DialSingle(DialCtx& dc, const Addr& ra, absl::Time deadline) {
+  for (int attempt = 0;; ++attempt) {
+    const bool may_retry = attempt < 2 && dc.local_port_zero();
+    net_internal::FamilyChoice fam = net_internal::FavoriteAddrFamily(
+        dc.net, dc.local_ptr(), &ra, net_internal::SockMode::kDial);
+    std::unique_ptr<netfd::NetFD> fd;
+    if (auto e = netfd::NetFD::Socket(fam.family, SOCK_STREAM, 0, dc.network, &fd); !e.ok()) {
+      return DialErr(dc, ra, FdErrorToStatus(e));
+    }
+    if (fam.family == AF_INET6) (void)fd->SetSockoptInt(IPPROTO_IPV6, IPV6_V6ONLY, fam.v6only ? 1 : 0);
+    if (dc.local) {
+      sockaddr_storage ls{};
+      auto ll = dc.local->ToSockaddr(fam.family, &ls);
+      if (!ll.ok()) return DialErr(dc, ra, ll.status());
+      int berr = 0;
+      (void)fd->Control([&](int s) {
+        if (bind(s, reinterpret_cast<sockaddr*>(&ls), *ll) != 0) berr = errno;
+      });
+      if (berr) return DialErr(dc, ra, net_internal::MakeSyscallError("bind", berr));
+    }
+    sockaddr_storage rs{};
+    auto rl = ra.ToSockaddr(fam.family, &rs);
+    if (!rl.ok()) return DialErr(dc, ra, rl.status());
+    {
+      fiber_internal::SpinLockHolder l(&dc.mu);
+      dc.inflight = fd.get();
+    }
+    netfd::FdError e;
+    if (dc.canceled.load(std::memory_order_acquire)) {
+      e = netfd::FdError::Of(netfd::FdError::Kind::kTimeout);
+    } else {
+      e = fd->Connect(reinterpret_cast<sockaddr*>(&rs), *rl, netfd::DeadlineToMono(deadline));
+    }
+    {
+      fiber_internal::SpinLockHolder l(&dc.mu);
+      dc.inflight = nullptr;
+    }
+    if (dc.canceled.load(std::memory_order_acquire)) {
+      return DialErr(dc, ra, net_internal::MakeCanceled());  // even if it connected
+    }
+    if (!e.ok()) {
+      if (may_retry && e.kind == netfd::FdError::Kind::kErrno && e.err == EADDRNOTAVAIL) continue;
+      return DialErr(dc, ra, FdErrorToStatus(e));
+    }
+    Addr laddr, raddr;
+    (void)fd->Control([&](int s) {
+      laddr = net_internal::SockName(s);
+      raddr = net_internal::PeerName(s);
+    });
+    if (raddr.IP().empty()) raddr = ra;
+    // TCP simultaneous open to ourselves (dialing a free local port): retry.
+    if (may_retry && laddr.Port() == raddr.Port() &&
+        net_internal::IPEqual(laddr.IP(), raddr.IP())) {
+      continue;
+    }
+    std::shared_ptr<netfd::NetFD> shared(std::move(fd));
+    return net_internal::ConnAccess::NewConn(std::move(shared), std::move(laddr), std::move(raddr));
+  }
+}
+
+ConnOr DialSerial(DialCtx& dc, const std::vector<Addr>& addrs) {
+  absl::Status first_err;
+  for (size_t i = 0; i < addrs.size(); ++i) {
+    const Addr& ra = addrs[i];
+    if (dc.canceled.load(std::memory_order_acquire)) {
+      return DialErr(dc, ra, net_internal::MakeCanceled());
+    }
+    absl::Time pd = dc.deadline;
+    if (dc.deadline != absl::InfiniteFuture()) {
+      absl::Time now = absl::Now();
+      absl::Duration left = dc.deadline - now;
+      // The overall deadline passed before this address was tried: name it (Go quirk).
+      if (left <= absl::ZeroDuration()) return DialErr(dc, ra, net_internal::MakeTimeout());
+      absl::Duration t = left / static_cast<int64_t>(addrs.size() - i);
+      if (t < kMinPartial) t = std::min(left, kMinPartial);
+      pd = std::min(dc.deadline, now + t);
+    }
+    ConnOr c = DialSingle(dc, ra, pd);
+    if (c.ok()) return c;
+    if (first_err.ok()) first_err = c.status();
+  }
+  if (first_err.ok()) {
+    return net_internal::OpError("dial", dc.network, "", "", net_internal::MakeMissingAddress());
+  }
+  return first_err;
+}
+
+// Happy Eyeballs (RFC 6555 style, Go's dialParallel): primaries first, the fallbacks
+// 300 ms later or as soon as the primaries fail; first success wins; if both fail,
+// the primary's error.
+struct Race {
+  fiber::Mutex mu;
+  fiber::CondVar cv;
+  struct Result {
+    ConnOr conn;
+    bool primary;
+  };
+  std::vector<Result> results ABSL_GUARDED_BY(mu);
+  bool returned ABSL_GUARDED_BY(mu) = false;
+};
+
+void StartRacer(std::shared_ptr<Race> race, std::shared_ptr<DialCtx> dc, std::vector<Addr> addrs,
+                bool primary) {
+  gonet::Go([race = std::move(race), dc = std::move(dc), addrs = std::move(addrs), primary]() {
+    ConnOr c = DialSerial(*dc, addrs);
+    fiber::MutexLock l(&race->mu);
+    if (race->returned) {
+      if (c.ok()) (void)(*c)->Close();  // lost the race after the winner returned
+      return;
+    }
+    race->results.push_back({std::move(c), primary});
+    race->cv.Signal();
+  });
+}
+
+std::shared_ptr<DialCtx> CopyCtx(const DialCtx& dc) {
+  auto c = std::make_shared<DialCtx>();
+  c->network = dc.network;
+  c->net = dc.net;
+  c->local = dc.local;
+  c->deadline = dc.deadline;
+  return c;
+}
+
+ConnOr DialParallel(const DialCtx& dc, const std::vector<Addr>& primaries,
+                    const std::vector<Addr>& fallbacks) {
+  auto race = std::make_shared<Race>();
+  auto pctx = CopyCtx(dc);
+  auto fctx = CopyCtx(dc);
+  StartRacer(race, pctx, primaries, true);
+  bool fallback_started = false;
+  absl::Time fallback_at = absl::Now() + kFallbackDelay;
+  std::optional<absl::Status> primary_err, fallback_err;
+  fiber::MutexLock l(&race->mu);
+  for (;;) {
+    while (race->results.empty()) {
+      if (!fallback_started) {
+        if (race->cv.WaitWithTimeout(&race->mu, fallback_at - absl::Now()) && race->results.empty()) {
+          fallback_started = true;
+          StartRacer(race, fctx, fallbacks, false);
+        }
+      } else {
+        race->cv.Wait(&race->mu);
+      }
+    }
+    Race::Result r = std::move(race->results.front());
+    race->results.erase(race->results.begin());
+    if (r.conn.ok()) {
+      race->returned = true;
+      pctx->Cancel();
+      fctx->Cancel();
+      return std::move(r.conn);
+    }
+    (r.primary ? primary_err : fallback_err) = r.conn.status();
+    if (r.primary && !fallback_started) {
+      fallback_started = true;
+      StartRacer(race, fctx, fallbacks, false);
+    }
+    if (primary_err && fallback_err) {
+      race->returned = true;
+      return *primary_err;
+    }
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<Conn>> Dialer::Dial(std::string_view network,
+                                                   std::string_view address) const {
+  if (!fiber_internal::InFiber()) return net_internal::MakeNotFiber();
+  DialCtx dc;
+  dc.network = std::string(network);
+  dc.deadline = deadline;
+  if (timeout != absl::ZeroDuration()) dc.deadline = std::min(dc.deadline, absl::Now() + timeout);
+  auto lookup = [](net_internal::Network n, std::string_view host) {
+    return net_internal::LookupOffThread(n, host);
+  };
+  if (!local_address.empty()) {
+    auto ln = net_internal::ParseNetwork(network);
+    if (!ln.ok()) return net_internal::OpError("dial", network, "", "", ln.status());
+    auto locals = net_internal::InternetAddrList(*ln, local_address, lookup);
+    if (!locals.ok()) return net_internal::OpError("dial", network, "", "", locals.status());
+    dc.local = net_internal::FirstForListen(*locals);
+  }
+  auto list = net_internal::ResolveAddrList(net_internal::SockMode::kDial, network, address,
+                                            dc.local_ptr(), lookup);
+  if (!list.ok()) return net_internal::OpError("dial", network, "", "", list.status());
+  dc.net = list->net;
+  ConnOr c;
+  if (dc.network == "tcp") {
+    net_internal::Partitioned parts = net_internal::PartitionAddrs(list->addrs);
+    c = parts.fallbacks.empty() ? DialSerial(dc, parts.primaries)
+                                : DialParallel(dc, parts.primaries, parts.fallbacks);
+  } else {
+    c = DialSerial(dc, list->addrs);
+  }
+  if (!c.ok()) return c.status();
+  net_internal::ApplyKeepAlive(c->get(), keep_alive);
+  return std::shared_ptr<Conn>(std::move(*c));
+}
+
+absl::StatusOr<std::shared_ptr<Conn>> Dial(std::string_view network, std::string_view address) {
+  return Dialer{}.Dial(network, address);
+}
+
+absl::StatusOr<std::shared_ptr<Conn>> DialTimeout(std::string_view network, std::string_view address,
+                                                  absl::Duration timeout) {
+  Dialer d;
+  d.timeout = timeout;
+  return d.Dial(network, address);
+}
+
+}  // namespace gonet::net

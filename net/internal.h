@@ -1,0 +1,44 @@
+// internal.h: pieces shared by dial.cc, listen.cc and tcp_conn.cc.
+#ifndef GONET_NET_INTERNAL_H_
+#define GONET_NET_INTERNAL_H_
+
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "net/addr.h"
+#include "net/net.h"
+#include "netfd/netfd.h"
+
+namespace gonet::net_internal {
+
+// The error a netfd operation failed with, as Go's inner error (not yet in an OpError).
+absl::Status FdErrorToStatus(const netfd::FdError& e);
+
+struct ConnAccess {
+  static std::shared_ptr<net::TCPConn> NewConn(std::shared_ptr<netfd::NetFD> fd, net::Addr local,
+                                               net::Addr remote);
+  static std::shared_ptr<net::TCPListener> NewListener(std::shared_ptr<netfd::NetFD> fd,
+                                                       net::Addr local, absl::Duration keep_alive);
+  static netfd::NetFD* Fd(net::TCPConn* c) { return c->fd_.get(); }
+};
+
+// Go's keep-alive defaults: zero = 15 s, negative = leave the socket alone.
+void ApplyKeepAlive(net::TCPConn* c, absl::Duration keep_alive);
+
+// Resolves a host name without blocking the worker: the lookup runs on a helper thread
+// while the calling fiber parks.
+absl::StatusOr<std::vector<IPAddr>> LookupOffThread(Network net, std::string_view host);
+
+// getsockname / getpeername as net::Addr (empty Addr on failure).
+net::Addr SockName(int fd);
+net::Addr PeerName(int fd);
+
+// Go's maxListenerBacklog(): /proc/sys/net/core/somaxconn, read once.
+int ListenerBacklog();
+
+}  // namespace gonet::net_internal
+
+#endif  // GONET_NET_INTERNAL_H_

@@ -1,0 +1,64 @@
+// Go's net.Listen / ListenConfig.Listen for TCP (net/dial.go, sock_posix.go,
+// sockopt_linux.go, sock_linux.go), on netfd.
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "fiber/internal/scheduler.h"
+#include "net/errors.h"
+#include "net/internal.h"
+
+namespace gonet::net {
+
+using net_internal::FdErrorToStatus;
+
+absl::StatusOr<std::shared_ptr<Listener>> ListenConfig::Listen(std::string_view network,
+                                                               std::string_view address) const {
+  if (!fiber_internal::InFiber()) return net_internal::MakeNotFiber();
+  auto list = net_internal::ResolveAddrList(
+      net_internal::SockMode::kListen, network, address, nullptr,
+      [](net_internal::Network n, std::string_view host) {
+        return net_internal::LookupOffThread(n, host);
+      });
+  if (!list.ok()) return net_internal::OpError("listen", network, "", "", list.status());
+  const Addr laddr = net_internal::FirstForListen(list->addrs);
+  auto fail = [&](const absl::Status& inner) {
+    return net_internal::OpError("listen", network, nullptr, &laddr, inner);
+  };
+  net_internal::FamilyChoice fam =
+      net_internal::FavoriteAddrFamily(list->net, &laddr, nullptr, net_internal::SockMode::kListen);
+  std::unique_ptr<netfd::NetFD> fd;
+  if (auto e = netfd::NetFD::Socket(fam.family, SOCK_STREAM, 0, std::string(network), &fd); !e.ok()) {
+    return fail(FdErrorToStatus(e));
+  }
+  if (fam.family == AF_INET6) (void)fd->SetSockoptInt(IPPROTO_IPV6, IPV6_V6ONLY, fam.v6only ? 1 : 0);
+  if (auto e = fd->SetSockoptInt(SOL_SOCKET, SO_REUSEADDR, 1); !e.ok()) return fail(FdErrorToStatus(e));
+  if (reuse_port) {
+    if (auto e = fd->SetSockoptInt(SOL_SOCKET, SO_REUSEPORT, 1); !e.ok()) return fail(FdErrorToStatus(e));
+  }
+  sockaddr_storage ss{};
+  auto sl = laddr.ToSockaddr(fam.family, &ss);
+  if (!sl.ok()) return fail(sl.status());
+  int bind_err = 0, listen_err = 0;
+  const int n_backlog = backlog > 0 ? backlog : net_internal::ListenerBacklog();
+  (void)fd->Control([&](int s) {
+    if (bind(s, reinterpret_cast<sockaddr*>(&ss), *sl) != 0) {
+      bind_err = errno;
+      return;
+    }
+    if (::listen(s, n_backlog) != 0) listen_err = errno;
+  });
+  if (bind_err) return fail(net_internal::MakeSyscallError("bind", bind_err));
+  if (listen_err) return fail(net_internal::MakeSyscallError("listen", listen_err));
+  if (auto e = fd->Init(); !e.ok()) return fail(FdErrorToStatus(e));
+  Addr local;
+  (void)fd->Control([&](int s) { local = net_internal::SockName(s); });
+  std::shared_ptr<netfd::NetFD> shared(std::move(fd));
+  return std::shared_ptr<Listener>(
+      net_internal::ConnAccess::NewListener(std::move(shared), std::move(local), absl::ZeroDuration()));
+}
+
+absl::StatusOr<std::shared_ptr<Listener>> Listen(std::string_view network, std::string_view address) {
+  return ListenConfig{}.Listen(network, address);
+}
+
+}  // namespace gonet::net

@@ -1,0 +1,283 @@
+// Go's net.conn / net.TCPConn / net.TCPListener methods (net/net.go, tcpsock*.go,
+// tcpsockopt_*.go, sockopt_*.go), on netfd.
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <thread>
+
+#include "absl/base/internal/raw_logging.h"
+#include "absl/synchronization/mutex.h"
+#include "fiber/internal/scheduler.h"
+#include "net/errors.h"
+#include "net/internal.h"
+#include "net/resolve.h"
+
+namespace gonet::net_internal {
+
+using netfd::FdError;
+
+absl::Status FdErrorToStatus(const FdError& e) {
+  switch (e.kind) {
+    case FdError::Kind::kNone:
+      return absl::OkStatus();
+    case FdError::Kind::kClosing:
+      return MakeClosed();
+    case FdError::Kind::kTimeout:
+      return MakeTimeout();
+    case FdError::Kind::kNotPollable:
+      return MakeErrno(EIO);
+    case FdError::Kind::kErrno:
+      return e.syscall ? MakeSyscallError(e.syscall, e.err) : MakeErrno(e.err);
+    case FdError::Kind::kEOF:
+      return MakeEOF();
+    case FdError::Kind::kUnexpectedEOF:
+      return MakeUnexpectedEOF();
+    case FdError::Kind::kNotFiber:
+      return MakeNotFiber();
+  }
+  return MakeErrno(EINVAL);
+}
+
+std::shared_ptr<net::TCPConn> ConnAccess::NewConn(std::shared_ptr<netfd::NetFD> fd,
+                                                  net::Addr local, net::Addr remote) {
+  // Go's newTCPConn: TCP_NODELAY on, error ignored.
+  (void)fd->SetSockoptInt(IPPROTO_TCP, TCP_NODELAY, 1);
+  return std::shared_ptr<net::TCPConn>(
+      new net::TCPConn(std::move(fd), std::move(local), std::move(remote)));
+}
+
+std::shared_ptr<net::TCPListener> ConnAccess::NewListener(std::shared_ptr<netfd::NetFD> fd,
+                                                          net::Addr local,
+                                                          absl::Duration keep_alive) {
+  return std::shared_ptr<net::TCPListener>(
+      new net::TCPListener(std::move(fd), std::move(local), keep_alive));
+}
+
+void ApplyKeepAlive(net::TCPConn* c, absl::Duration keep_alive) {
+  if (keep_alive < absl::ZeroDuration()) return;
+  if (keep_alive == absl::ZeroDuration()) keep_alive = absl::Seconds(15);
+  (void)c->SetKeepAlive(true);
+  (void)c->SetKeepAlivePeriod(keep_alive);
+}
+
+net::Addr SockName(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return net::Addr();
+  return net::Addr::FromSockaddr(reinterpret_cast<sockaddr*>(&ss), len);
+}
+
+net::Addr PeerName(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return net::Addr();
+  return net::Addr::FromSockaddr(reinterpret_cast<sockaddr*>(&ss), len);
+}
+
+absl::StatusOr<std::vector<IPAddr>> LookupOffThread(Network net, std::string_view host) {
+  using fiber_internal::Fiber;
+  struct Job {
+    absl::StatusOr<std::vector<IPAddr>> result;
+    std::string host;
+    Network net;
+  };
+  auto job = std::make_shared<Job>();
+  job->host = std::string(host);
+  job->net = net;
+  Fiber* self = fiber_internal::CurrentFiber();
+  if (self == nullptr) return LookupIPAddr(net, host);
+  // The fiber parks; a short-lived thread runs getaddrinfo and readies it. The thread
+  // is started in the commit, after the fiber is off its stack, so the Ready can't
+  // race the park.
+  fiber_internal::Park([job](Fiber* f) {
+    std::thread([job, f] {
+      job->result = LookupIPAddr(job->net, job->host);
+      fiber_internal::Ready(f);
+    }).detach();
+    return true;
+  });
+  return std::move(job->result);
+}
+
+int ListenerBacklog() {
+  static const int backlog = [] {
+    int v = 0;
+    if (FILE* f = fopen("/proc/sys/net/core/somaxconn", "r")) {
+      long n = 0;
+      if (fscanf(f, "%ld", &n) == 1) v = n > 65535 ? 65535 : static_cast<int>(n);
+      fclose(f);
+    }
+    return v <= 0 ? SOMAXCONN : v;
+  }();
+  return backlog;
+}
+
+}  // namespace gonet::net_internal
+
+namespace gonet::net {
+
+using net_internal::FdErrorToStatus;
+using netfd::FdError;
+
+TCPConn::TCPConn(std::shared_ptr<netfd::NetFD> fd, Addr local, Addr remote)
+    : fd_(std::move(fd)), local_(std::move(local)), remote_(std::move(remote)) {}
+
+TCPConn::~TCPConn() = default;  // ~NetFD closes a still-open fd (Go's finalizer)
+
+IOResult TCPConn::Read(absl::Span<char> buf) {
+  netfd::FdResult r = fd_->Read(buf);
+  if (r.err.ok()) return {r.n, absl::OkStatus()};
+  if (r.err.kind == FdError::Kind::kEOF) return {r.n, net_internal::MakeEOF()};  // never wrapped
+  if (r.err.kind == FdError::Kind::kNotFiber) return {0, net_internal::MakeNotFiber()};
+  return {r.n, net_internal::OpError("read", fd_->net(), &local_, &remote_, FdErrorToStatus(r.err))};
+}
+
+IOResult TCPConn::Write(absl::Span<const char> buf) {
+  netfd::FdResult r = fd_->Write(buf);
+  if (r.err.ok()) return {r.n, absl::OkStatus()};
+  if (r.err.kind == FdError::Kind::kNotFiber) return {0, net_internal::MakeNotFiber()};
+  return {r.n,
+          net_internal::OpError("write", fd_->net(), &local_, &remote_, FdErrorToStatus(r.err))};
+}
+
+absl::Status TCPConn::Close() {
+  FdError e = fd_->Close();
+  if (e.ok()) return absl::OkStatus();
+  return net_internal::OpError("close", fd_->net(), &local_, &remote_, FdErrorToStatus(e));
+}
+
+Addr TCPConn::LocalAddr() const { return local_; }
+Addr TCPConn::RemoteAddr() const { return remote_; }
+
+namespace {
+// "set" errors of deadlines and buffer sizes: Source = nil, Addr = laddr (Go's quirk).
+absl::Status SetErrLocal(const netfd::NetFD& fd, const Addr& local, const FdError& e) {
+  if (e.ok()) return absl::OkStatus();
+  return net_internal::OpError("set", fd.net(), nullptr, &local, FdErrorToStatus(e));
+}
+}  // namespace
+
+absl::Status TCPConn::SetDeadline(absl::Time t) {
+  return SetErrLocal(*fd_, local_, fd_->SetDeadline(netfd::DeadlineToMono(t), 'r' + 'w'));
+}
+absl::Status TCPConn::SetReadDeadline(absl::Time t) {
+  return SetErrLocal(*fd_, local_, fd_->SetDeadline(netfd::DeadlineToMono(t), 'r'));
+}
+absl::Status TCPConn::SetWriteDeadline(absl::Time t) {
+  return SetErrLocal(*fd_, local_, fd_->SetDeadline(netfd::DeadlineToMono(t), 'w'));
+}
+
+namespace {
+absl::Status SetErrBoth(const netfd::NetFD& fd, const Addr& l, const Addr& r, const FdError& e) {
+  if (e.ok()) return absl::OkStatus();
+  return net_internal::OpError("set", fd.net(), &l, &r, FdErrorToStatus(e));
+}
+}  // namespace
+
+absl::Status TCPConn::SetNoDelay(bool on) {
+  return SetErrBoth(*fd_, local_, remote_, fd_->SetSockoptInt(IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0));
+}
+
+absl::Status TCPConn::SetKeepAlive(bool on) {
+  return SetErrBoth(*fd_, local_, remote_, fd_->SetSockoptInt(SOL_SOCKET, SO_KEEPALIVE, on ? 1 : 0));
+}
+
+absl::Status TCPConn::SetKeepAlivePeriod(absl::Duration d) {
+  // Go: secs = ceil(d / 1s) computed as (d + 1s - 1ns) / 1s, truncating toward zero.
+  int64_t ns = absl::ToInt64Nanoseconds(d);
+  int64_t secs = (ns + 1'000'000'000 - 1) / 1'000'000'000;
+  int v = secs > INT32_MAX ? INT32_MAX : (secs < INT32_MIN ? INT32_MIN : static_cast<int>(secs));
+  FdError e = fd_->SetSockoptInt(IPPROTO_TCP, TCP_KEEPINTVL, v);
+  if (e.ok()) e = fd_->SetSockoptInt(IPPROTO_TCP, TCP_KEEPIDLE, v);
+  return SetErrBoth(*fd_, local_, remote_, e);
+}
+
+absl::Status TCPConn::SetLinger(int sec) {
+  linger l{};
+  if (sec >= 0) {
+    l.l_onoff = 1;
+    l.l_linger = sec;
+  }
+  return SetErrBoth(*fd_, local_, remote_, fd_->SetSockopt(SOL_SOCKET, SO_LINGER, &l, sizeof l));
+}
+
+absl::Status TCPConn::SetReadBuffer(int bytes) {
+  return SetErrLocal(*fd_, local_, fd_->SetSockoptInt(SOL_SOCKET, SO_RCVBUF, bytes));
+}
+
+absl::Status TCPConn::SetWriteBuffer(int bytes) {
+  return SetErrLocal(*fd_, local_, fd_->SetSockoptInt(SOL_SOCKET, SO_SNDBUF, bytes));
+}
+
+absl::Status TCPConn::CloseRead() {
+  FdError e = fd_->Shutdown(SHUT_RD);
+  if (e.ok()) return absl::OkStatus();
+  return net_internal::OpError("close", fd_->net(), &local_, &remote_, FdErrorToStatus(e));
+}
+
+absl::Status TCPConn::CloseWrite() {
+  FdError e = fd_->Shutdown(SHUT_WR);
+  if (e.ok()) return absl::OkStatus();
+  return net_internal::OpError("close", fd_->net(), &local_, &remote_, FdErrorToStatus(e));
+}
+
+absl::Status TCPConn::Control(absl::FunctionRef<void(int fd)> f) {
+  FdError e = fd_->Control(f);
+  if (e.ok()) return absl::OkStatus();
+  return net_internal::OpError("raw-control", fd_->net(), nullptr, &local_, FdErrorToStatus(e));
+}
+
+// ---------------------------------------------------------------- TCPListener
+
+TCPListener::TCPListener(std::shared_ptr<netfd::NetFD> fd, Addr local, absl::Duration keep_alive)
+    : fd_(std::move(fd)), local_(std::move(local)), keep_alive_(keep_alive) {}
+
+TCPListener::~TCPListener() = default;
+
+absl::StatusOr<std::shared_ptr<TCPConn>> TCPListener::AcceptTCP() {
+  int nfd = -1;
+  sockaddr_storage rsa{};
+  socklen_t rlen = sizeof rsa;
+  FdError e = fd_->Accept(&nfd, &rsa, &rlen);
+  if (!e.ok()) {
+    if (e.kind == FdError::Kind::kNotFiber) return net_internal::MakeNotFiber();
+    return net_internal::OpError("accept", fd_->net(), nullptr, &local_, FdErrorToStatus(e));
+  }
+  auto nf = std::make_shared<netfd::NetFD>(nfd, fd_->family(), SOCK_STREAM, fd_->net());
+  if (FdError ie = nf->Init(); !ie.ok()) {
+    (void)nf->Close();
+    return net_internal::OpError("accept", fd_->net(), nullptr, &local_, FdErrorToStatus(ie));
+  }
+  Addr laddr = net_internal::SockName(nfd);
+  Addr raddr = Addr::FromSockaddr(reinterpret_cast<sockaddr*>(&rsa), rlen);
+  auto c = net_internal::ConnAccess::NewConn(std::move(nf), std::move(laddr), std::move(raddr));
+  net_internal::ApplyKeepAlive(c.get(), keep_alive_);
+  return c;
+}
+
+absl::StatusOr<std::shared_ptr<Conn>> TCPListener::Accept() {
+  auto c = AcceptTCP();
+  if (!c.ok()) return c.status();
+  return std::shared_ptr<Conn>(std::move(*c));
+}
+
+absl::Status TCPListener::Close() {
+  FdError e = fd_->Close();
+  if (e.ok()) return absl::OkStatus();
+  return net_internal::OpError("close", fd_->net(), nullptr, &local_, FdErrorToStatus(e));
+}
+
+Addr TCPListener::Address() const { return local_; }
+
+absl::Status TCPListener::SetDeadline(absl::Time t) {
+  return SetErrLocal(*fd_, local_, fd_->SetDeadline(netfd::DeadlineToMono(t), 'r' + 'w'));
+}
+
+absl::Status TCPListener::Control(absl::FunctionRef<void(int fd)> f) {
+  FdError e = fd_->Control(f);
+  if (e.ok()) return absl::OkStatus();
+  return net_internal::OpError("raw-control", fd_->net(), nullptr, &local_, FdErrorToStatus(e));
+}
+
+}  // namespace gonet::net

@@ -1,0 +1,140 @@
+// Go's internal/poll fdMutex, re-implemented for fibers (see fd_mutex.h).
+#include "netfd/fd_mutex.h"
+
+#include <thread>
+
+#include "absl/base/internal/raw_logging.h"
+
+namespace gonet::netfd {
+
+using fiber_internal::Fiber;
+using fiber_internal::SpinLockHolder;
+
+namespace {
+constexpr const char* kOverflow =
+    "too many concurrent operations on a single file or socket (max 1048575)";
+}
+
+void FiberSema::Acquire() {
+  Fiber* self = fiber_internal::CurrentFiber();
+  mu_.Lock();
+  if (count_ > 0) {
+    --count_;
+    mu_.Unlock();
+    return;
+  }
+  if (self == nullptr) {
+    // A plain thread (e.g. Close() from outside Run): wait for a token, yielding.
+    thread_waiters_.fetch_add(1, std::memory_order_acq_rel);
+    mu_.Unlock();
+    for (;;) {
+      uint32_t t = thread_tokens_.load(std::memory_order_acquire);
+      if (t > 0 && thread_tokens_.compare_exchange_weak(t, t - 1, std::memory_order_acq_rel)) break;
+      std::this_thread::yield();
+    }
+    return;
+  }
+  waiters_.Push(self);
+  fiber_internal::Park([this](Fiber*) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    mu_.Unlock();
+    return true;
+  });
+}
+
+void FiberSema::Release() {
+  Fiber* wake = nullptr;
+  {
+    SpinLockHolder l(&mu_);
+    wake = waiters_.Pop();
+    if (wake == nullptr) {
+      uint32_t tw = thread_waiters_.load(std::memory_order_acquire);
+      if (tw > 0) {
+        thread_waiters_.fetch_sub(1, std::memory_order_acq_rel);
+        thread_tokens_.fetch_add(1, std::memory_order_acq_rel);
+      } else {
+        ++count_;
+      }
+    }
+  }
+  if (wake != nullptr) fiber_internal::Ready(wake);
+}
+
+bool FdMutex::IncRef() {
+  uint64_t old = state_.load(std::memory_order_relaxed);
+  for (;;) {
+    if (old & kClosed) return false;
+    uint64_t n = old + kRef;
+    if ((n & kRefMask) == 0) ABSL_RAW_LOG(FATAL, "%s", kOverflow);
+    if (state_.compare_exchange_weak(old, n, std::memory_order_acq_rel)) return true;
+  }
+}
+
+bool FdMutex::IncRefAndClose() {
+  uint64_t old = state_.load(std::memory_order_relaxed);
+  for (;;) {
+    if (old & kClosed) return false;
+    uint64_t n = (old | kClosed) + kRef;
+    if ((n & kRefMask) == 0) ABSL_RAW_LOG(FATAL, "%s", kOverflow);
+    n &= ~(kRMask | kWMask);  // the waiters are removed here and woken below
+    if (state_.compare_exchange_weak(old, n, std::memory_order_acq_rel)) {
+      for (uint64_t r = (old & kRMask) / kRWait; r > 0; --r) rsema_.Release();
+      for (uint64_t w = (old & kWMask) / kWWait; w > 0; --w) wsema_.Release();
+      return true;
+    }
+  }
+}
+
+bool FdMutex::DecRef() {
+  uint64_t old = state_.load(std::memory_order_relaxed);
+  for (;;) {
+    if ((old & kRefMask) == 0) ABSL_RAW_LOG(FATAL, "inconsistent poll.fdMutex");
+    uint64_t n = old - kRef;
+    if (state_.compare_exchange_weak(old, n, std::memory_order_acq_rel)) {
+      return (n & (kClosed | kRefMask)) == kClosed;
+    }
+  }
+}
+
+bool FdMutex::RWLock(bool read) {
+  const uint64_t bit = read ? kRLock : kWLock;
+  const uint64_t wait = read ? kRWait : kWWait;
+  const uint64_t mask = read ? kRMask : kWMask;
+  FiberSema& sema = read ? rsema_ : wsema_;
+  for (;;) {
+    uint64_t old = state_.load(std::memory_order_relaxed);
+    if (old & kClosed) return false;
+    uint64_t n;
+    if ((old & bit) == 0) {
+      n = (old | bit) + kRef;
+      if ((n & kRefMask) == 0) ABSL_RAW_LOG(FATAL, "%s", kOverflow);
+    } else {
+      n = old + wait;
+      if ((n & mask) == 0) ABSL_RAW_LOG(FATAL, "%s", kOverflow);
+    }
+    if (state_.compare_exchange_weak(old, n, std::memory_order_acq_rel)) {
+      if ((old & bit) == 0) return true;
+      sema.Acquire();  // the releaser already removed our wait unit; re-contend
+    }
+  }
+}
+
+bool FdMutex::RWUnlock(bool read) {
+  const uint64_t bit = read ? kRLock : kWLock;
+  const uint64_t wait = read ? kRWait : kWWait;
+  const uint64_t mask = read ? kRMask : kWMask;
+  FiberSema& sema = read ? rsema_ : wsema_;
+  uint64_t old = state_.load(std::memory_order_relaxed);
+  for (;;) {
+    if ((old & bit) == 0 || (old & kRefMask) == 0) {
+      ABSL_RAW_LOG(FATAL, "inconsistent poll.fdMutex");
+    }
+    uint64_t n = (old & ~bit) - kRef;
+    if (old & mask) n -= wait;
+    if (state_.compare_exchange_weak(old, n, std::memory_order_acq_rel)) {
+      if (old & mask) sema.Release();
+      return (n & (kClosed | kRefMask)) == kClosed;
+    }
+  }
+}
+
+}  // namespace gonet::netfd

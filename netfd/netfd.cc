@@ -1,0 +1,337 @@
+// Go's internal/poll.FD (fd_unix.go, fd_posix.go) and net.netFD connect/accept
+// (net/fd_unix.go), re-implemented on fibers. Differences: writes use
+// send(MSG_NOSIGNAL) instead of write(2) + an ignored SIGPIPE, so no signal is ever
+// raised; the observable EPIPE is the same.
+#include "netfd/netfd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "absl/base/internal/raw_logging.h"
+#include "absl/time/clock.h"
+#include "fiber/internal/scheduler.h"
+
+namespace gonet::netfd {
+
+namespace {
+constexpr size_t kMaxRW = size_t{1} << 30;  // Go's maxRW: 1 GiB per syscall on streams
+}
+
+FdError FdError::FromPoll(PollError e) {
+  switch (e) {
+    case PollError::kOk:
+      return {};
+    case PollError::kClosing:
+      return Of(Kind::kClosing);
+    case PollError::kTimeout:
+      return Of(Kind::kTimeout);
+    case PollError::kNotPollable:
+      return Of(Kind::kNotPollable);
+  }
+  return {};
+}
+
+int64_t DeadlineToMono(absl::Time t) {
+  if (t == absl::InfiniteFuture()) return 0;
+  absl::Duration d = t - absl::Now();
+  if (d <= absl::ZeroDuration()) return -1;
+  int64_t now = fiber_internal::MonoNanos();
+  if (d >= absl::Nanoseconds(std::numeric_limits<int64_t>::max() - now)) {
+    return std::numeric_limits<int64_t>::max();
+  }
+  return now + absl::ToInt64Nanoseconds(d);
+}
+
+FdError NetFD::Socket(int family, int sotype, int proto, std::string net,
+                      std::unique_ptr<NetFD>* out) {
+  int s = socket(family, sotype | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
+  if (s < 0) return FdError::Errno("socket", errno);
+  out->reset(new NetFD(s, family, sotype, std::move(net)));
+  return {};
+}
+
+NetFD::NetFD(int sysfd, int family, int sotype, std::string net)
+    : sysfd_(sysfd), family_(family), sotype_(sotype), net_(std::move(net)) {}
+
+NetFD::~NetFD() {
+  if (!destroyed_.load(std::memory_order_acquire)) (void)Close();
+}
+
+FdError NetFD::Init() {
+  if (!fiber_internal::InFiber() && fiber_internal::Procs() == 0) return FdError::Of(FdError::Kind::kNotFiber);
+  absl::Status s = PollDesc::Open(sysfd_, &pd_);
+  if (!s.ok()) {
+    pd_ = nullptr;
+    int e = EINVAL;
+    if (absl::IsResourceExhausted(s)) e = ENOMEM;
+    return FdError::Errno("epoll_ctl", e);
+  }
+  return {};
+}
+
+void NetFD::Destroy() {
+  // EPOLL_CTL_DEL strictly before close(2); close is never retried on EINTR.
+  if (pd_ != nullptr) {
+    pd_->Close();
+    pd_ = nullptr;
+  }
+  close(sysfd_);
+  sysfd_ = -1;
+  destroyed_.store(true, std::memory_order_release);
+  csema_.Release();
+}
+
+void NetFD::DecRef() {
+  if (fdmu_.DecRef()) Destroy();
+}
+
+FdError NetFD::ReadLock() {
+  if (!fdmu_.RWLock(true)) return FdError::Of(FdError::Kind::kClosing);
+  return {};
+}
+void NetFD::ReadUnlock() {
+  if (fdmu_.RWUnlock(true)) Destroy();
+}
+FdError NetFD::WriteLock() {
+  if (!fdmu_.RWLock(false)) return FdError::Of(FdError::Kind::kClosing);
+  return {};
+}
+void NetFD::WriteUnlock() {
+  if (fdmu_.RWUnlock(false)) Destroy();
+}
+
+FdResult NetFD::Read(absl::Span<char> p) {
+  if (FdError e = ReadLock(); !e.ok()) return {0, e};
+  FdResult r;
+  if (p.empty()) {  // no syscall, even at EOF
+    ReadUnlock();
+    return r;
+  }
+  if (!fiber_internal::InFiber()) {
+    ReadUnlock();
+    return {0, FdError::Of(FdError::Kind::kNotFiber)};
+  }
+  if (PollError pe = pd_->Prepare('r'); pe != PollError::kOk) {
+    ReadUnlock();
+    return {0, FdError::FromPoll(pe)};
+  }
+  const size_t len = sotype_ == SOCK_STREAM ? std::min(p.size(), kMaxRW) : p.size();
+  for (;;) {
+    ssize_t n = read(sysfd_, p.data(), len);
+    if (n >= 0) {
+      r.n = static_cast<size_t>(n);
+      if (n == 0 && sotype_ != SOCK_DGRAM && sotype_ != SOCK_RAW) {
+        r.err = FdError::Of(FdError::Kind::kEOF);
+      }
+      break;
+    }
+    int e = errno;
+    if (e == EINTR) continue;
+    if (e == EAGAIN) {
+      PollError pe = pd_->Wait('r');
+      if (pe == PollError::kOk) continue;
+      r.err = FdError::FromPoll(pe);
+      break;
+    }
+    r.err = FdError::Errno("read", e);
+    break;
+  }
+  ReadUnlock();
+  return r;
+}
+
+FdResult NetFD::Write(absl::Span<const char> p) {
+  if (FdError e = WriteLock(); !e.ok()) return {0, e};
+  if (!fiber_internal::InFiber()) {
+    WriteUnlock();
+    return {0, FdError::Of(FdError::Kind::kNotFiber)};
+  }
+  if (PollError pe = pd_->Prepare('w'); pe != PollError::kOk) {
+    WriteUnlock();
+    return {0, FdError::FromPoll(pe)};
+  }
+  FdResult r;
+  size_t nn = 0;
+  for (;;) {
+    size_t chunk = p.size() - nn;
+    if (sotype_ == SOCK_STREAM) chunk = std::min(chunk, kMaxRW);
+    ssize_t n = send(sysfd_, p.data() + nn, chunk, MSG_NOSIGNAL);
+    int e = n < 0 ? errno : 0;
+    if (n > 0) nn += static_cast<size_t>(n);
+    if (nn == p.size()) break;  // also a zero-length Write: one send() of 0 bytes
+    if (e == EINTR) continue;
+    if (e == EAGAIN) {
+      PollError pe = pd_->Wait('w');
+      if (pe == PollError::kOk) continue;
+      r.err = FdError::FromPoll(pe);
+      break;
+    }
+    if (e != 0) {
+      r.err = FdError::Errno("write", e);
+      break;
+    }
+    if (n == 0) {
+      r.err = FdError::Of(FdError::Kind::kUnexpectedEOF);
+      break;
+    }
+  }
+  r.n = nn;
+  WriteUnlock();
+  return r;
+}
+
+FdError NetFD::Accept(int* newfd, sockaddr_storage* rsa, socklen_t* rsalen) {
+  if (FdError e = ReadLock(); !e.ok()) return e;
+  FdError err;
+  if (!fiber_internal::InFiber()) {
+    ReadUnlock();
+    return FdError::Of(FdError::Kind::kNotFiber);
+  }
+  if (PollError pe = pd_->Prepare('r'); pe != PollError::kOk) {
+    ReadUnlock();
+    return FdError::FromPoll(pe);
+  }
+  for (;;) {
+    *rsalen = sizeof(*rsa);
+    int s = accept4(sysfd_, reinterpret_cast<sockaddr*>(rsa), rsalen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (s >= 0) {
+      *newfd = s;
+      break;
+    }
+    int e = errno;
+    if (e == ENOSYS || e == EINVAL || e == EACCES || e == EFAULT) {
+      // Old kernels: accept + fcntl (Go's fallback).
+      *rsalen = sizeof(*rsa);
+      s = accept(sysfd_, reinterpret_cast<sockaddr*>(rsa), rsalen);
+      if (s < 0) {
+        e = errno;
+        if (e == EINTR || e == ECONNABORTED) continue;
+        if (e == EAGAIN) goto wait;
+        err = FdError::Errno("accept", e);
+        break;
+      }
+      fcntl(s, F_SETFD, FD_CLOEXEC);
+      int fl = fcntl(s, F_GETFL);
+      if (fl < 0 || fcntl(s, F_SETFL, fl | O_NONBLOCK) < 0) {
+        e = errno;
+        close(s);
+        err = FdError::Errno("setnonblock", e);
+        break;
+      }
+      *newfd = s;
+      break;
+    }
+    if (e == EINTR || e == ECONNABORTED) continue;  // aborted while queued: next one
+    if (e == EAGAIN) {
+    wait:
+      PollError pe = pd_->Wait('r');
+      if (pe == PollError::kOk) continue;
+      err = FdError::FromPoll(pe);
+      break;
+    }
+    err = FdError::Errno("accept4", e);  // EMFILE, ENFILE, ENOBUFS, ...: no retry
+    break;
+  }
+  ReadUnlock();
+  return err;
+}
+
+FdError NetFD::Connect(const sockaddr* sa, socklen_t len, int64_t deadline) {
+  if (!fiber_internal::InFiber()) return FdError::Of(FdError::Kind::kNotFiber);
+  if (deadline < 0) return FdError::Of(FdError::Kind::kTimeout);
+  int r;
+  do {
+    r = connect(sysfd_, sa, len);
+  } while (false);
+  int e = r < 0 ? errno : 0;
+  switch (e) {
+    case EINPROGRESS:
+    case EALREADY:
+    case EINTR:
+      break;
+    case 0:
+    case EISCONN:
+      return Init();
+    default:
+      return FdError::Errno("connect", e);
+  }
+  if (FdError ie = Init(); !ie.ok()) return ie;
+  if (deadline > 0) pd_->SetDeadline(deadline, 'w');
+  FdError result;
+  for (;;) {
+    // Go's WaitWrite: no prepare and no write lock; the fd is not visible to users yet.
+    PollError pe = pd_->Wait('w');
+    if (pe != PollError::kOk) {
+      result = FdError::FromPoll(pe);
+      break;
+    }
+    int so = 0;
+    socklen_t sl = sizeof so;
+    if (getsockopt(sysfd_, SOL_SOCKET, SO_ERROR, &so, &sl) < 0) {
+      result = FdError::Errno("getsockopt", errno);
+      break;
+    }
+    if (so == EINPROGRESS || so == EALREADY || so == EINTR) continue;
+    if (so == EISCONN) break;
+    if (so != 0) {
+      result = FdError::Errno("connect", so);
+      break;
+    }
+    sockaddr_storage peer;
+    socklen_t pl = sizeof peer;
+    if (getpeername(sysfd_, reinterpret_cast<sockaddr*>(&peer), &pl) == 0) break;
+    // Spurious wake-up: not connected yet, wait again.
+  }
+  if (deadline > 0) pd_->SetDeadline(0, 'w');
+  return result;
+}
+
+FdError NetFD::Close() {
+  if (!fdmu_.IncRefAndClose()) return FdError::Of(FdError::Kind::kClosing);
+  // Wake parked readers/writers (they fail with kClosing); lock waiters were woken by
+  // IncRefAndClose.
+  if (pd_ != nullptr) pd_->Evict();
+  DecRef();
+  // Wait until whoever dropped the last reference has closed the OS fd.
+  csema_.Acquire();
+  return {};
+}
+
+FdError NetFD::Shutdown(int how) {
+  if (!fdmu_.IncRef()) return FdError::Of(FdError::Kind::kClosing);
+  FdError err;
+  if (shutdown(sysfd_, how) < 0) err = FdError::Errno("shutdown", errno);
+  DecRef();
+  return err;
+}
+
+FdError NetFD::SetDeadline(int64_t d, int mode) {
+  if (!fdmu_.IncRef()) return FdError::Of(FdError::Kind::kClosing);
+  if (pd_ != nullptr) pd_->SetDeadline(d, mode);
+  DecRef();
+  return {};
+}
+
+FdError NetFD::SetSockopt(int level, int name, const void* v, socklen_t len) {
+  if (!fdmu_.IncRef()) return FdError::Of(FdError::Kind::kClosing);
+  FdError err;
+  if (setsockopt(sysfd_, level, name, v, len) < 0) err = FdError::Errno("setsockopt", errno);
+  DecRef();
+  return err;
+}
+
+FdError NetFD::SetSockoptInt(int level, int name, int value) {
+  return SetSockopt(level, name, &value, sizeof value);
+}
+
+FdError NetFD::Control(absl::FunctionRef<void(int fd)> f) {
+  if (!fdmu_.IncRef()) return FdError::Of(FdError::Kind::kClosing);
+  f(sysfd_);
+  DecRef();
+  return {};
+}
+
+}  // namespace gonet::netfd

@@ -1,0 +1,127 @@
+// netfd.h: a non-blocking socket driven by the fiber netpoller: Go's internal/poll.FD
+// plus net.netFD's socket/connect/accept (GO_NET_SEMANTICS.md sections 1, 2, 4).
+//
+//   Read   takes the read lock, checks the poller (closing, expired read deadline),
+//          then does exactly one successful read(2); EAGAIN parks until readiness.
+//          A zero-length Read returns (0, ok) without a syscall; 0 bytes read from a
+//          stream is EOF. At most 1 GiB per syscall.
+//   Write  takes the write lock for the whole loop, so one Write's bytes are contiguous
+//          in the stream; it returns a short count only together with an error.
+//          send(MSG_NOSIGNAL): SIGPIPE never fires, EPIPE is reported instead.
+//   Close  marks the fd closed, wakes every waiter (they fail with kClosing), and
+//          returns once the last in-flight operation has left and close(2) ran (that
+//          may be this call or the last operation's unlock). Second Close: kClosing.
+//
+// Errors come back as FdError (kind + errno + syscall name); //net turns them into
+// Go's OpError texts. Methods that touch the fd hold a reference (FdMutex) for their
+// whole duration. Read/Write/Accept/Connect need a running fiber; the rest work on any
+// thread.
+#ifndef GONET_NETFD_NETFD_H_
+#define GONET_NETFD_NETFD_H_
+
+#include <sys/socket.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/functional/function_ref.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "netfd/fd_mutex.h"
+#include "netfd/poll_desc.h"
+
+namespace gonet::netfd {
+
+struct FdError {
+  enum class Kind : uint8_t {
+    kNone,
+    kClosing,        // "use of closed network connection"
+    kTimeout,        // "i/o timeout" (deadline)
+    kNotPollable,    // "not pollable"
+    kErrno,          // errno, wrapped as SyscallError(syscall) when syscall != nullptr
+    kEOF,            // io.EOF
+    kUnexpectedEOF,  // io.ErrUnexpectedEOF (a write that wrote 0 bytes without error)
+    kNotFiber,       // called outside a running fiber
+  };
+  Kind kind = Kind::kNone;
+  int err = 0;
+  const char* syscall = nullptr;
+
+  bool ok() const { return kind == Kind::kNone; }
+  static FdError Errno(const char* call, int e) { return {Kind::kErrno, e, call}; }
+  static FdError Of(Kind k) { return {k, 0, nullptr}; }
+  static FdError FromPoll(PollError e);
+};
+
+struct FdResult {
+  size_t n = 0;
+  FdError err;
+};
+
+// absl::Time deadline -> PollDesc form: InfiniteFuture = 0 (none), not after now = -1
+// (expired; "now" must not read as "none"), else absolute monotonic ns.
+int64_t DeadlineToMono(absl::Time t);
+
+class NetFD {
+ public:
+  // socket(family, sotype|SOCK_NONBLOCK|SOCK_CLOEXEC, proto); not yet registered.
+  static FdError Socket(int family, int sotype, int proto, std::string net,
+                        std::unique_ptr<NetFD>* out);
+  // Adopts an open non-blocking fd (accept4's result). Not yet registered.
+  NetFD(int sysfd, int family, int sotype, std::string net);
+  // Closes the fd if the owner never did (Go's finalizer).
+  ~NetFD();
+  NetFD(const NetFD&) = delete;
+  NetFD& operator=(const NetFD&) = delete;
+
+  // Registers with the running runtime's netpoller (Go: fd.init / pollOpen).
+  FdError Init();
+
+  // Connects; waits for writability then reads SO_ERROR, as Go's netFD.connect.
+  // deadline: DeadlineToMono form. Registers the fd (Init) itself.
+  FdError Connect(const sockaddr* sa, socklen_t len, int64_t deadline);
+
+  FdResult Read(absl::Span<char> p);
+  FdResult Write(absl::Span<const char> p);
+  // accept4 with Go's retry list; the new fd is non-blocking and close-on-exec.
+  // On error *call names the failing syscall ("accept4", "accept", "setnonblock").
+  FdError Accept(int* newfd, sockaddr_storage* rsa, socklen_t* rsalen);
+
+  FdError Close();
+  FdError Shutdown(int how);  // SHUT_RD / SHUT_WR
+  // mode 'r', 'w', 'r'+'w'; d in DeadlineToMono form.
+  FdError SetDeadline(int64_t d, int mode);
+  FdError SetSockoptInt(int level, int name, int value);
+  FdError SetSockopt(int level, int name, const void* v, socklen_t len);
+  // Runs f(fd) holding a reference: a concurrent Close waits for it. kClosing if closed.
+  FdError Control(absl::FunctionRef<void(int fd)> f);
+
+  int family() const { return family_; }
+  int sotype() const { return sotype_; }
+  const std::string& net() const { return net_; }
+  // The fd number, for diagnostics only (it may be closed and reused at any time).
+  int sysfd_for_test() const { return sysfd_; }
+
+ private:
+  void Destroy();
+  FdError ReadLock();
+  void ReadUnlock();
+  FdError WriteLock();
+  void WriteUnlock();
+  void DecRef();
+
+  int sysfd_;
+  const int family_;
+  const int sotype_;
+  const std::string net_;
+  FdMutex fdmu_;
+  PollDesc* pd_ = nullptr;    // set by Init; released by Destroy
+  std::atomic<bool> destroyed_{false};
+  FiberSema csema_;           // Close waits here until Destroy ran (Go: csema)
+};
+
+}  // namespace gonet::netfd
+
+#endif  // GONET_NETFD_NETFD_H_
