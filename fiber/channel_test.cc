@@ -94,16 +94,20 @@ TEST_P(ChannelTest, BlockedSendersServedInArrivalOrder) {
   std::vector<int> got;
   gonet::Run([&] {
     fiber::Channel<int> ch;
+    fiber::WaitGroup wg;
     std::atomic<int> blocked{0};
     for (int i = 0; i < 10; ++i) {
+      wg.Add(1);
       Go([&, i] {
         blocked.fetch_add(1);
         ch.Send(i);
+        wg.Done();
       });
       YieldUntil([&] { return blocked.load() == i + 1; });
       Yield();
     }
     for (int i = 0; i < 10; ++i) got.push_back(*ch.Recv());
+    wg.Wait();
   }, Opts());
   EXPECT_EQ(got, (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
 }

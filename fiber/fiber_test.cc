@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <mutex>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -119,7 +120,7 @@ TEST_P(FiberTest, ManySleepersWakeInDeadlineOrder) {
 
 TEST_P(FiberTest, FibersMigrateBetweenWorkers) {
   if (GetParam() == 1) GTEST_SKIP() << "one worker";
-  absl::Mutex mu;
+  std::mutex mu;
   std::set<std::thread::id> threads;
   gonet::Run([&] {
     fiber::WaitGroup wg;
@@ -128,7 +129,7 @@ TEST_P(FiberTest, FibersMigrateBetweenWorkers) {
       Go([&] {
         for (int k = 0; k < 50; ++k) {
           {
-            absl::MutexLock l(&mu);
+            std::lock_guard<std::mutex> l(mu);
             threads.insert(std::this_thread::get_id());
           }
           Sleep(absl::Microseconds(100));

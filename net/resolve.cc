@@ -7,6 +7,7 @@
 
 #include "net/resolve.h"
 
+#include <mutex>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -72,7 +73,7 @@ class HostsCache {
   std::vector<IPAddr> Lookup(const std::string& path, std::string_view host) {
     struct stat st {};
     const bool exists = stat(path.c_str(), &st) == 0;
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     Entry& e = entries_[path];
     const bool fresh = e.loaded && e.exists == exists &&
                        (!exists || (e.mtime_sec == st.st_mtim.tv_sec &&
@@ -102,7 +103,7 @@ class HostsCache {
     uint64_t ino = 0;
     HostsMap hosts;
   };
-  absl::Mutex mu_;
+  std::mutex mu_;  // std::mutex: Debian's Abseil is not TSan-instrumented
   absl::flat_hash_map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -5,7 +5,7 @@
 #include <memory>
 #include <vector>
 
-#include "absl/base/call_once.h"
+#include <mutex>
 #include "absl/base/internal/raw_logging.h"
 #include "poller/poller.h"
 
@@ -59,8 +59,8 @@ uintptr_t PollDesc::Token() const {
 }
 
 absl::Status PollDesc::Open(int fd, PollDesc** out) {
-  static absl::once_flag once;
-  absl::call_once(once, [] { fiber_internal::SetNetpollHandler(&PollDesc::OnReady); });
+  static std::once_flag once;
+  std::call_once(once, [] { fiber_internal::SetNetpollHandler(&PollDesc::OnReady); });
   PollDesc* pd = PollDescCache::Get().Alloc();
   {
     SpinLockHolder l(&pd->mu_);

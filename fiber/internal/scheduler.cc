@@ -10,7 +10,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <cstdio>
+#include <mutex>
 #include <cstring>
 #include <memory>
 #include <thread>
@@ -124,8 +126,11 @@ class Runtime {
   std::atomic<int64_t> steals{0};
   std::atomic<int64_t> polls_blocking{0};
 
-  absl::Mutex done_mu;
-  bool main_done ABSL_GUARDED_BY(done_mu) = false;
+  // std::mutex, not absl::Mutex: Debian's Abseil is not built with TSan, so its
+  // synchronization would be invisible to --config=tsan.
+  std::mutex done_mu;
+  std::condition_variable done_cv;
+  bool main_done = false;  // guarded by done_mu
 };
 
 class Worker {
@@ -654,8 +659,9 @@ void Runtime::Start(absl::AnyInvocable<void() &&> main) {
   Fiber* m = NewFiber([this, main = std::move(main)]() mutable {
     std::move(main)();
     stopping.store(true, std::memory_order_release);
-    absl::MutexLock l(&done_mu);
+    std::lock_guard<std::mutex> l(done_mu);
     main_done = true;
+    done_cv.notify_all();
   });
   FiberList l;
   l.Push(m);
@@ -668,8 +674,8 @@ void Runtime::Start(absl::AnyInvocable<void() &&> main) {
 
 void Runtime::WaitMainAndStop() {
   {
-    absl::MutexLock l(&done_mu);
-    done_mu.Await(absl::Condition(&main_done));
+    std::unique_lock<std::mutex> l(done_mu);
+    done_cv.wait(l, [this] { return main_done; });
   }
   stopping.store(true, std::memory_order_seq_cst);
   for (auto& w : workers) w->sema.Post();

@@ -9,8 +9,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
 
-#include "absl/base/call_once.h"
 #include "absl/base/internal/raw_logging.h"
 
 namespace gonet::fiber_internal {
@@ -40,12 +40,12 @@ StackPool::StackPool(size_t stack_size)
       guarded_budget_(GuardedBudget()) {}
 
 StackPool::~StackPool() {
-  absl::MutexLock l(&mu_);
+  std::lock_guard<std::mutex> l(mu_);
   for (const Mapping& m : mappings_) munmap(m.base, m.len);
 }
 
 Stack StackPool::Allocate() {
-  absl::MutexLock l(&mu_);
+  std::lock_guard<std::mutex> l(mu_);
   if (!free_.empty()) {
     Stack s = free_.back();
     free_.pop_back();
@@ -92,7 +92,7 @@ Stack StackPool::Allocate() {
 }
 
 void StackPool::Free(const Stack& s) {
-  absl::MutexLock l(&mu_);
+  std::lock_guard<std::mutex> l(mu_);
   free_.push_back(s);
 }
 
@@ -134,8 +134,8 @@ void OnSegv(int sig, siginfo_t* info, void* uctx) {
 }  // namespace
 
 void InstallOverflowHandler() {
-  static absl::once_flag once;
-  absl::call_once(once, [] {
+  static std::once_flag once;
+  std::call_once(once, [] {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = &OnSegv;

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include <mutex>
 
 namespace gonet::fiber_internal {
 
@@ -41,8 +41,8 @@ class StackPool {
   ~StackPool();  // unmaps everything, in use or not (the runtime is gone)
 
   size_t stack_size() const { return stack_size_; }
-  Stack Allocate() ABSL_LOCKS_EXCLUDED(mu_);
-  void Free(const Stack& s) ABSL_LOCKS_EXCLUDED(mu_);
+  Stack Allocate() ;
+  void Free(const Stack& s) ;
 
   static bool CanaryIntact(const Stack& s) {
     return *reinterpret_cast<const uint64_t*>(s.lo) == kStackCanary;
@@ -51,14 +51,14 @@ class StackPool {
  private:
   const size_t stack_size_;
   const size_t guarded_budget_;  // most guarded stacks mapped at once
-  absl::Mutex mu_;
-  std::vector<Stack> free_ ABSL_GUARDED_BY(mu_);
-  size_t guarded_mapped_ ABSL_GUARDED_BY(mu_) = 0;
+  std::mutex mu_;  // not absl::Mutex: see scheduler.cc (TSan visibility)
+  std::vector<Stack> free_ ;
+  size_t guarded_mapped_  = 0;
   struct Mapping {
     char* base;
     size_t len;
   };
-  std::vector<Mapping> mappings_ ABSL_GUARDED_BY(mu_);
+  std::vector<Mapping> mappings_ ;
 };
 
 // Installs (once per process) the SIGSEGV handler that names overflowing fibers, and
