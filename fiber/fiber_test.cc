@@ -171,13 +171,12 @@ TEST_P(FiberTest, ThreadLocalsAreReReadAfterPark) {
 
 TEST_P(FiberTest, MainReturningAbandonsParkedFibers) {
   std::atomic<int> resumed{0};
+  // Outlives the Run: the abandoned receivers stay queued on it, never woken.
+  fiber::Channel<int> ch(0);
   gonet::Run([&] {
-    auto* ch = new fiber::Channel<int>(0);  // deliberately leaked: a parked fiber owns it
-    static fiber::Channel<int>* leak;
-    leak = ch;
     for (int i = 0; i < 10; ++i) {
-      Go([&resumed] {
-        leak->Recv();
+      Go([&] {
+        ch.Recv();
         resumed.fetch_add(1);
       });
     }
