@@ -34,6 +34,7 @@ void FiberSema::Acquire() {
     }
     return;
   }
+  waiters_generation_ = fiber_internal::CurrentRuntimeGeneration();
   waiters_.Push(self);
   fiber_internal::Park([this](Fiber*) ABSL_NO_THREAD_SAFETY_ANALYSIS {
     mu_.Unlock();
@@ -45,6 +46,9 @@ void FiberSema::Release() {
   Fiber* wake = nullptr;
   {
     SpinLockHolder l(&mu_);
+    if (!waiters_.empty() && waiters_generation_ != fiber_internal::CurrentRuntimeGeneration()) {
+      waiters_ = fiber_internal::FiberList();  // abandoned with their runtime
+    }
     wake = waiters_.Pop();
     if (wake == nullptr) {
       uint32_t tw = thread_waiters_.load(std::memory_order_acquire);

@@ -37,6 +37,9 @@ class FiberSema {
   fiber_internal::SpinLock mu_;
   uint32_t count_ ABSL_GUARDED_BY(mu_) = 0;
   fiber_internal::FiberList waiters_ ABSL_GUARDED_BY(mu_);
+  // The runtime the queued fibers belong to: a Release after that Run returned must
+  // not touch them (they were abandoned with it).
+  uint64_t waiters_generation_ ABSL_GUARDED_BY(mu_) = 0;
   std::atomic<uint32_t> thread_tokens_{0};  // releases meant for thread (non-fiber) waiters
   std::atomic<uint32_t> thread_waiters_{0};
 };

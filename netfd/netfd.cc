@@ -114,23 +114,39 @@ FdResult NetFD::Read(absl::Span<char> p) {
     ReadUnlock();
     return {0, FdError::Of(FdError::Kind::kNotFiber)};
   }
-  if (PollError pe = pd_->Prepare('r'); pe != PollError::kOk) {
+  const bool stream = sotype_ == SOCK_STREAM;
+  bool skip = false;
+  PollError pe = stream ? pd_->PrepareRead(&skip) : pd_->Prepare('r');
+  if (pe != PollError::kOk) {
     ReadUnlock();
     return {0, FdError::FromPoll(pe)};
   }
-  const size_t len = sotype_ == SOCK_STREAM ? std::min(p.size(), kMaxRW) : p.size();
+  const size_t len = stream ? std::min(p.size(), kMaxRW) : p.size();
   for (;;) {
+    if (skip) {
+      // The last read drained the socket and nothing arrived since: a read(2) now
+      // could only say EAGAIN. Wait for readiness first.
+      skip = false;
+      pe = pd_->Wait('r');
+      if (pe != PollError::kOk) {
+        r.err = FdError::FromPoll(pe);
+        break;
+      }
+    }
     ssize_t n = read(sysfd_, p.data(), len);
     if (n >= 0) {
       r.n = static_cast<size_t>(n);
       if (n == 0 && sotype_ != SOCK_DGRAM && sotype_ != SOCK_RAW) {
         r.err = FdError::Of(FdError::Kind::kEOF);
       }
+      // A short read emptied the receive queue; EOF and full reads prove nothing.
+      if (stream) pd_->SetReadDrained(n > 0 && static_cast<size_t>(n) < len);
       break;
     }
     int e = errno;
     if (e == EINTR) continue;
     if (e == EAGAIN) {
+      if (stream) pd_->SetReadDrained(true);
       PollError pe = pd_->Wait('r');
       if (pe == PollError::kOk) continue;
       r.err = FdError::FromPoll(pe);

@@ -80,7 +80,8 @@ absl::Status PollDesc::Open(int fd, PollDesc** out) {
       t->state.store(Timer::kIdle, std::memory_order_relaxed);
       t->heap_index = -1;
     }
-    pd->rt_armed_ = pd->wt_armed_ = pd->rt_combo_ = false;
+    pd->rt_armed_ = pd->wt_armed_ = false;
+    pd->read_drained_ = false;
     pd->fdseq_.fetch_add(1, std::memory_order_relaxed);
     pd->atomic_info_.store(0, std::memory_order_seq_cst);
     pd->runtime_generation_ = fiber_internal::CurrentRuntimeGeneration();
@@ -133,6 +134,18 @@ PollError PollDesc::Prepare(int mode) {
   PollError e = CheckErr(mode);
   if (e != PollError::kOk) return e;
   (mode == 'r' ? rg_ : wg_).store(kIdle, std::memory_order_relaxed);
+  return PollError::kOk;
+}
+
+PollError PollDesc::PrepareRead(bool* skip_syscall) {
+  PollError e = CheckErr('r');
+  if (e != PollError::kOk) return e;
+  if (read_drained_ && rg_.load(std::memory_order_acquire) == kIdle) {
+    *skip_syscall = true;
+    return PollError::kOk;
+  }
+  *skip_syscall = false;
+  rg_.store(kIdle, std::memory_order_relaxed);
   return PollError::kOk;
 }
 
@@ -210,31 +223,50 @@ void PollDesc::OnReady(uintptr_t token, uint32_t ready, FiberList* to_wake) {
 }
 
 // Timer callback: t->ctx = the PollDesc, t->arg = the sequence it was armed with.
+// Deadlines are extended lazily: moving a deadline later leaves the timer where it
+// was, and when it fires early it re-arms itself at the current deadline instead of
+// expiring (servers push the deadline forward on every request; this keeps that off
+// the timer heap).
 void PollDesc::DeadlineFired(Timer* t, FiberList* ready) {
   auto* pd = static_cast<PollDesc*>(t->ctx);
-  const bool is_read_timer = t == &pd->rt_;
+  const bool read = t == &pd->rt_;
   SpinLockHolder l(&pd->mu_);
   if (pd->closing_) return;
-  bool fire_read = false, fire_write = false;
-  if (is_read_timer) {
-    if (t->arg != pd->rseq_) return;  // stale: deadline changed since arming
-    pd->rt_armed_ = false;
-    fire_read = pd->rd_ > 0;
-    fire_write = pd->rt_combo_ && pd->wd_ > 0;
-  } else {
-    if (t->arg != pd->wseq_) return;
-    pd->wt_armed_ = false;
-    fire_write = pd->wd_ > 0;
+  if (t->arg != (read ? pd->rseq_ : pd->wseq_)) return;  // stale arming
+  int64_t& d = read ? pd->rd_ : pd->wd_;
+  bool& armed = read ? pd->rt_armed_ : pd->wt_armed_;
+  int64_t& armed_at = read ? pd->rt_when_ : pd->wt_when_;
+  if (d <= 0) {  // cleared (0) or already expired (< 0) since arming
+    armed = false;
+    return;
   }
-  if (fire_read) pd->rd_ = -1;
-  if (fire_write) pd->wd_ = -1;
+  if (d > fiber_internal::MonoNanos()) {  // moved later since arming: follow it
+    armed_at = d;
+    fiber_internal::ResetTimer(t, d);
+    return;
+  }
+  d = -1;
+  armed = false;
   pd->PublishInfo();  // before unblocking (see header)
-  if (fire_read) {
-    if (Fiber* f = pd->Unblock('r', false)) ready->Push(f);
-  }
-  if (fire_write) {
-    if (Fiber* f = pd->Unblock('w', false)) ready->Push(f);
-  }
+  if (Fiber* f = pd->Unblock(read ? 'r' : 'w', false)) ready->Push(f);
+}
+
+void PollDesc::ArmLocked(int mode) {
+  const bool read = mode == 'r';
+  Timer& t = read ? rt_ : wt_;
+  const int64_t d = read ? rd_ : wd_;
+  bool& armed = read ? rt_armed_ : wt_armed_;
+  int64_t& armed_at = read ? rt_when_ : wt_when_;
+  uintptr_t& seq = read ? rseq_ : wseq_;
+  if (d <= 0) return;  // none: an armed timer disarms itself lazily when it fires
+  if (armed && armed_at <= d) return;  // fires first and then follows d (lazy)
+  if (armed) seq++;  // invalidate a callback already running for the old arming
+  t.fn = &PollDesc::DeadlineFired;
+  t.ctx = this;
+  t.arg = seq;
+  armed = true;
+  armed_at = d;
+  fiber_internal::ResetTimer(&t, d);
 }
 
 void PollDesc::SetDeadline(int64_t d, int mode) {
@@ -242,48 +274,18 @@ void PollDesc::SetDeadline(int64_t d, int mode) {
   {
     SpinLockHolder l(&mu_);
     if (closing_) return;
-    const int64_t rd0 = rd_, wd0 = wd_;
-    const bool combo0 = rd0 > 0 && rd0 == wd0;
+    if (runtime_generation_ != fiber_internal::CurrentRuntimeGeneration()) {
+      // The runtime that registered this fd is gone: record, arm nothing.
+      if (mode == 'r' || mode == 'r' + 'w') rd_ = d;
+      if (mode == 'w' || mode == 'r' + 'w') wd_ = d;
+      PublishInfo();
+      return;
+    }
     if (mode == 'r' || mode == 'r' + 'w') rd_ = d;
     if (mode == 'w' || mode == 'r' + 'w') wd_ = d;
     PublishInfo();
-    const bool combo = rd_ > 0 && rd_ == wd_;
-    // Read (or combo) timer.
-    if (!rt_armed_ && rd_ > 0) {
-      rt_.fn = &PollDesc::DeadlineFired;
-      rt_.ctx = this;
-      rt_.arg = rseq_;
-      rt_armed_ = true;
-      rt_combo_ = combo;
-      fiber_internal::ResetTimer(&rt_, rd_);
-    } else if (rt_armed_ && (rd_ != rd0 || combo != combo0)) {
-      rseq_++;
-      if (rd_ > 0) {
-        rt_.arg = rseq_;
-        rt_combo_ = combo;
-        fiber_internal::ResetTimer(&rt_, rd_);
-      } else {
-        fiber_internal::DeleteTimer(&rt_);
-        rt_armed_ = false;
-      }
-    }
-    // Write timer, only when not covered by the combo read timer.
-    if (!wt_armed_ && wd_ > 0 && !combo) {
-      wt_.fn = &PollDesc::DeadlineFired;
-      wt_.ctx = this;
-      wt_.arg = wseq_;
-      wt_armed_ = true;
-      fiber_internal::ResetTimer(&wt_, wd_);
-    } else if (wt_armed_ && (wd_ != wd0 || combo != combo0)) {
-      wseq_++;
-      if (wd_ > 0 && !combo) {
-        wt_.arg = wseq_;
-        fiber_internal::ResetTimer(&wt_, wd_);
-      } else {
-        fiber_internal::DeleteTimer(&wt_);
-        wt_armed_ = false;
-      }
-    }
+    ArmLocked('r');
+    ArmLocked('w');
     if (rd_ < 0) {
       if (Fiber* f = Unblock('r', false)) wake.Push(f);
     }
@@ -303,6 +305,14 @@ void PollDesc::Evict() {
     rseq_++;
     wseq_++;
     PublishInfo();
+    if (runtime_generation_ != fiber_internal::CurrentRuntimeGeneration()) {
+      // Closed after its Run returned: any fiber recorded here was abandoned with that
+      // runtime and no longer exists. Forget it; wake nobody.
+      rg_.store(kIdle);
+      wg_.store(kIdle);
+      rt_armed_ = wt_armed_ = false;
+      return;
+    }
     if (Fiber* f = Unblock('r', false)) wake.Push(f);
     if (Fiber* f = Unblock('w', false)) wake.Push(f);
     if (rt_armed_) {

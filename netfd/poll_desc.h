@@ -53,6 +53,12 @@ class PollDesc {
   // Before the first syscall of an operation: checks errors and drops a stale
   // readiness notification (Go: pollReset). mode is 'r' or 'w'.
   PollError Prepare(int mode);
+  // Prepare('r') for stream reads, with the drained shortcut: sets *skip_syscall when
+  // the last read proved the socket empty and no readiness arrived since, so the
+  // caller should Wait('r') before reading. Caller holds the fd's read lock.
+  PollError PrepareRead(bool* skip_syscall);
+  // After a read syscall: `drained` = it returned EAGAIN or fewer bytes than asked.
+  void SetReadDrained(bool drained) { read_drained_ = drained; }
   // Parks until readiness, close or deadline (Go: pollWait).
   PollError Wait(int mode);
 
@@ -99,12 +105,22 @@ class PollDesc {
   uintptr_t wseq_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t rd_ ABSL_GUARDED_BY(mu_) = 0;  // 0 none, > 0 mono ns, < 0 expired
   int64_t wd_ ABSL_GUARDED_BY(mu_) = 0;
-  // rt_ fires the read side (or both when rd_ == wd_, a "combo" deadline); wt_ the write.
+  // rt_ fires the read deadline, wt_ the write deadline. Differences from Go: no "combo"
+  // timer for equal deadlines (two timers, same observable result), and lazy extension
+  // (see DeadlineFired). rt_when_/wt_when_: the time the armed timer fires at.
   fiber_internal::Timer rt_;
   fiber_internal::Timer wt_;
   bool rt_armed_ ABSL_GUARDED_BY(mu_) = false;
   bool wt_armed_ ABSL_GUARDED_BY(mu_) = false;
-  bool rt_combo_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t rt_when_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t wt_when_ ABSL_GUARDED_BY(mu_) = 0;
+  void ArmLocked(int mode) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Read fast path (owner: the fiber holding the read lock). True after a read
+  // syscall proved the socket empty (EAGAIN or a short read); with rg_ still kIdle
+  // nothing has arrived since, so the next Read parks without a syscall that would
+  // only return EAGAIN. See PrepareRead().
+  bool read_drained_ = false;
 
   PollDesc* link_ = nullptr;  // free list
   friend class PollDescCache;

@@ -317,6 +317,42 @@ TEST_P(PollDescTest, DeadlineStatesPerDirection) {
                                             "closing/closing"}));
 }
 
+TEST_P(PollDescTest, StaleDeadlineTimerNeverExpiresANewerDeadline) {
+  // A deadline that is due is replaced by a far one while its timer may be firing.
+  // Whatever the interleaving, once SetDeadline(far) has returned the read side must
+  // not read as expired: the firing belongs to the replaced deadline (Go's rseq check
+  // compares the sequence the timer was popped with). Each round waits a different
+  // few microseconds between the two calls, sweeping the moment the timer pops.
+  if (GetParam() == 1) GTEST_SKIP() << "needs a second worker to run timers";
+  constexpr int kRounds = 20000;
+  int expired_early = 0, rounds = 0;
+  gonet::Run([&] {
+    int sv[2];
+    ASSERT_TRUE(RawPair(sv));
+    PollDesc* pd = nullptr;
+    ASSERT_TRUE(PollDesc::Open(sv[0], &pd).ok());
+    const int64_t far = MonoNanos() + 3600 * 1000 * kMs;
+    for (int i = 0; i < kRounds; ++i) {
+      pd->SetDeadline(MonoNanos() + 1000, 'r');  // due in 1 us
+      const int64_t until = MonoNanos() + (i % 40) * 1000;
+      while (MonoNanos() < until) {
+      }
+      pd->SetDeadline(far + (i & 1), 'r');  // a new value: bumps the sequence
+      const int64_t settle = MonoNanos() + 20 * 1000;
+      while (MonoNanos() < settle) {
+      }
+      if (pd->Prepare('r') == PollError::kTimeout) ++expired_early;
+      ++rounds;
+    }
+    pd->Evict();
+    pd->Close();
+    close(sv[0]);
+    close(sv[1]);
+  }, Opts());
+  EXPECT_EQ(rounds, kRounds);
+  EXPECT_EQ(expired_early, 0) << "a stale deadline timer expired a newer, far deadline";
+}
+
 // ---------------------------------------------------------------- deadlines via NetFD
 
 TEST_P(PollDescTest, ReadDeadlineExpiresAndIsStickyUntilReset) {

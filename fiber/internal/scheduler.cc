@@ -100,6 +100,11 @@ class Runtime {
   std::atomic<int> nidle{0};
   std::atomic<int> nspinning{0};
   std::atomic<bool> poller_owned{false};
+  // While the owner blocks in the poller: the monotonic time it will wake up by
+  // (INT64_MAX = no timer); 0 otherwise. A new timer earlier than this must Wake() it.
+  // Ordering: the owner stores it, fences, then re-reads the heap's NextWhen(); a timer
+  // adder updates the heap, fences, then loads it (Dekker), so one of them sees the other.
+  std::atomic<int64_t> poll_until{0};
   SpinLock idle_mu;
   std::vector<Worker*> sleepers ABSL_GUARDED_BY(idle_mu);
 
@@ -439,8 +444,12 @@ void Runtime::WakeIdle() {
 }
 
 void Runtime::MaybeWakePoller(int64_t when) {
-  (void)when;
-  if (poller_owned.load(std::memory_order_seq_cst)) poller->Wake();
+  // Only a poller that would sleep past `when` needs the (syscall) wake.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (poller_owned.load(std::memory_order_relaxed) &&
+      when < poll_until.load(std::memory_order_relaxed)) {
+    poller->Wake();
+  }
 }
 
 int Runtime::Netpoll(int64_t timeout_ns, FiberList* out, int* nfibers) {
@@ -565,6 +574,9 @@ Fiber* Worker::FindRunnableBlocking() {
     if (own_poller) {
       int64_t timeout = -1;
       int64_t next = rt->timers.NextWhen();
+      rt->poll_until.store(next, std::memory_order_relaxed);
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      next = std::min(next, rt->timers.NextWhen());
       if (work) {
         timeout = 0;
       } else if (next != std::numeric_limits<int64_t>::max()) {
@@ -575,6 +587,7 @@ Fiber* Worker::FindRunnableBlocking() {
       FiberList l;
       int nf;
       rt->Netpoll(timeout, &l, &nf);
+      rt->poll_until.store(0, std::memory_order_relaxed);
       rt->poller_owned.store(false, std::memory_order_seq_cst);
       rt->nidle.fetch_sub(1, std::memory_order_acq_rel);
       if (rt->timers.size() > 0 && rt->timers.NextWhen() <= MonoNanos()) {
@@ -722,7 +735,7 @@ void Ready(Fiber* f) {
   rt->InjectGlobal(&l, 1);
   rt->WakeIdle();
   // No worker idle-spinning may notice: make sure the poller owner re-checks.
-  rt->MaybeWakePoller(0);
+  if (rt->poller_owned.load(std::memory_order_seq_cst)) rt->poller->Wake();
 }
 
 void ReadyList(FiberList* list) {
@@ -737,7 +750,11 @@ void YieldFiber() {
     return;
   }
   Fiber* next = w->FindRunnableFast();
-  if (next == nullptr) return;
+  if (next == nullptr) {
+    // Nothing else to run: keep going, unless the runtime is stopping, in which case
+    // this is the scheduling point where a busy fiber is abandoned (see fiber.h).
+    if (!w->rt->stopping.load(std::memory_order_acquire)) return;
+  }
   w->after = Worker::After::kRequeue;
   w->after_fiber = self;
   SwitchTo(w, self, next, false);
