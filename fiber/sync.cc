@@ -190,23 +190,33 @@ void CondVar::SignalAll() {
 // ---------------------------------------------------------------- WaitGroup
 
 void WaitGroup::Add(int n) {
-  int64_t v = counter_.fetch_add(n, std::memory_order_acq_rel) + n;
-  if (v < 0) ABSL_RAW_LOG(FATAL, "sync: negative WaitGroup counter");
-  if (v != 0 || n >= 0) return;
+  const uint64_t delta = static_cast<uint64_t>(static_cast<int64_t>(n)) << 32;
+  const uint64_t s = state_.fetch_add(delta, std::memory_order_acq_rel) + delta;
+  const int32_t counter = static_cast<int32_t>(s >> 32);
+  const uint32_t waiters = static_cast<uint32_t>(s);
+  if (counter < 0) ABSL_RAW_LOG(FATAL, "sync: negative WaitGroup counter");
+  if (counter > 0 || waiters == 0) return;
+  // Counter reached zero with waiters announced: reset and wake them all.
   FiberList all;
   {
     SpinLockHolder l(&mu_);
+    state_.store(0, std::memory_order_release);
     all.Append(&waiters_);
   }
   fiber_internal::ReadyList(&all);
 }
 
 void WaitGroup::Wait() {
-  if (counter_.load(std::memory_order_acquire) == 0) return;
+  uint64_t s = state_.load(std::memory_order_acquire);
+  for (;;) {
+    if ((s >> 32) == 0) return;
+    if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) break;
+  }
   if (!fiber_internal::InFiber()) ABSL_RAW_LOG(FATAL, "gonet::fiber::WaitGroup::Wait outside a fiber");
   fiber_internal::Park([this](Fiber* f) {
     SpinLockHolder l(&mu_);
-    if (counter_.load(std::memory_order_acquire) == 0) return false;
+    // The zeroing Add may have run between our announcement and now.
+    if ((state_.load(std::memory_order_acquire) >> 32) == 0) return false;
     waiters_.Push(f);
     return true;
   });

@@ -95,7 +95,13 @@ class WaitGroup {
   void Wait();
 
  private:
-  std::atomic<int64_t> counter_{0};
+  // state_ (Go's WaitGroup state word): counter in the high 32 bits, the number of
+  // fibers that announced a Wait in the low 32. Add() touches the WaitGroup after its
+  // atomic update only when it brought the counter to zero with waiters announced:
+  // those waiters cannot have returned (they wait for this Add, or for mu_, which Add
+  // holds until it is done), so the object is still alive. Wait() returns without
+  // touching anything once it reads a zero counter.
+  std::atomic<uint64_t> state_{0};
   fiber_internal::SpinLock mu_;
   fiber_internal::FiberList waiters_ ABSL_GUARDED_BY(mu_);
 };

@@ -16,7 +16,7 @@ extern "C" void gonet_context_trampoline();
 // Frame, from the saved sp upwards: fpu cw (8), mxcsr (8), r15, r14, r13, r12, rbx,
 // rbp, return address.
 asm(R"(
-  .text
+  .pushsection .text
   .globl gonet_switch_context
   .type gonet_switch_context,@function
   .p2align 4
@@ -31,10 +31,21 @@ gonet_switch_context:
   subq $16, %rsp
   stmxcsr 8(%rsp)
   fnstcw (%rsp)
+  movl 8(%rsp), %r8d
+  movzwl (%rsp), %r9d
   movq %rsp, (%rdi)
   movq %rsi, %rsp
+  /* Loading the control words is slow (it serializes the FPU state); they almost
+     never differ between fibers, so load them only when they do. */
+  movzwl (%rsp), %eax
+  cmpl %eax, %r9d
+  je 1f
   fldcw (%rsp)
+1:
+  cmpl 8(%rsp), %r8d
+  je 2f
   ldmxcsr 8(%rsp)
+2:
   addq $16, %rsp
   popq %r15
   popq %r14
@@ -58,7 +69,9 @@ gonet_context_trampoline:
   ud2
   .cfi_endproc
   .size gonet_context_trampoline,.-gonet_context_trampoline
-  .section .note.GNU-stack,"",@progbits
+  .popsection
+  .pushsection .note.GNU-stack,"",@progbits
+  .popsection
 )");
 
 namespace gonet::fiber_internal {
@@ -85,7 +98,7 @@ void MakeContext(Context* ctx, void* stack_lo, size_t size, ContextEntry entry, 
 // Frame (176 bytes): x19..x28 at 0..72, x29 at 80, x30 (lr) at 88, d8..d15 at 96..152,
 // FPCR at 160.
 asm(R"(
-  .text
+  .pushsection .text
   .globl gonet_switch_context
   .type gonet_switch_context,%function
   .p2align 4
@@ -130,7 +143,9 @@ gonet_context_trampoline:
   blr x20
   brk #0
   .size gonet_context_trampoline,.-gonet_context_trampoline
-  .section .note.GNU-stack,"",%progbits
+  .popsection
+  .pushsection .note.GNU-stack,"",%progbits
+  .popsection
 )");
 
 namespace gonet::fiber_internal {

@@ -86,6 +86,13 @@ inline void SanitizerAdoptThread(SanitizerContext* c) {
   (void)c;
 }
 
+inline constexpr bool kUnderTsan =
+#if GONET_HAVE_TSAN
+    true;
+#else
+    false;
+#endif
+
 inline constexpr bool kUnderSanitizer =
 #if GONET_HAVE_ASAN || GONET_HAVE_TSAN
     true;

@@ -147,6 +147,8 @@ class Worker {
   void RunqPut(Fiber* f);
   void RunqPutNext(Fiber* f);
   Fiber* RunqGet();
+  // solo_ only: pops the next fiber and queues `self` at the tail, without atomics.
+  Fiber* SoloRotate(Fiber* self);
   int RunqGrab(Fiber** batch, bool steal_next);
   bool RunqEmpty() const {
     return head_.load(std::memory_order_acquire) == tail_.load(std::memory_order_acquire) &&
@@ -176,8 +178,11 @@ class Worker {
   Fiber* after_fiber = nullptr;
   absl::FunctionRef<bool(Fiber*)>* after_commit = nullptr;
 
+  // procs == 1: no other worker ever touches this run queue (foreign threads use the
+  // global queue), so the owner's queue operations skip their atomic RMWs.
+  bool solo_ = false;
   bool spinning = false;  // counted in rt->nspinning
-  uint32_t tick = 0;
+  uint32_t tick_countdown = 61;  // schedules until the next fairness / netpoll check
   uint64_t rng;
   std::vector<Fiber*> fiber_cache;  // finished fibers (with stacks) for reuse; owner-only
   Semaphore sema;
@@ -217,7 +222,8 @@ uint64_t NextRand(uint64_t* s) {
 // Switches from `from` (nullptr: the scheduler stack) to `to` (nullptr: scheduler
 // stack) on worker w. Returns when `from` is resumed, possibly on another worker.
 void SwitchTo(Worker* w, Fiber* from, Fiber* to, bool from_dying) {
-  if (from != nullptr && !StackPool::CanaryIntact(from->stack)) {
+  // Guarded stacks fault on overflow; slab stacks are checked here instead.
+  if (from != nullptr && from->stack.from_slab && !StackPool::CanaryIntact(from->stack)) {
     DieStackOverflow(from->id, " (canary overwritten)");
   }
   Context* fc = from ? &from->ctx : &w->g0_ctx;
@@ -281,12 +287,47 @@ bool Worker::RunqPutSlow(Fiber* f, uint32_t h, uint32_t t) {
 }
 
 void Worker::RunqPutNext(Fiber* f) {
+  if (solo_) {
+    Fiber* old = runnext_.load(std::memory_order_relaxed);
+    runnext_.store(f, std::memory_order_relaxed);
+    if (old != nullptr) RunqPut(old);
+    return;
+  }
   Fiber* old = runnext_.exchange(f, std::memory_order_acq_rel);
   if (old != nullptr) RunqPut(old);
 }
 
+Fiber* Worker::SoloRotate(Fiber* self) {
+  Fiber* next = runnext_.load(std::memory_order_relaxed);
+  if (next != nullptr) {
+    runnext_.store(nullptr, std::memory_order_relaxed);
+    RunqPut(self);
+    return next;
+  }
+  const uint32_t h = head_.load(std::memory_order_relaxed);
+  const uint32_t t = tail_.load(std::memory_order_relaxed);
+  if (h == t) return nullptr;
+  next = ring_[h % kRunQueueSize].load(std::memory_order_relaxed);
+  ring_[t % kRunQueueSize].store(self, std::memory_order_relaxed);
+  head_.store(h + 1, std::memory_order_relaxed);
+  tail_.store(t + 1, std::memory_order_relaxed);
+  return next;
+}
+
 Fiber* Worker::RunqGet() {
   Fiber* next = runnext_.load(std::memory_order_relaxed);
+  if (solo_) {
+    // One worker: nobody steals, so the owner needs no read-modify-write.
+    if (next != nullptr) {
+      runnext_.store(nullptr, std::memory_order_relaxed);
+      return next;
+    }
+    uint32_t h = head_.load(std::memory_order_relaxed);
+    if (h == tail_.load(std::memory_order_relaxed)) return nullptr;
+    Fiber* f = ring_[h % kRunQueueSize].load(std::memory_order_relaxed);
+    head_.store(h + 1, std::memory_order_relaxed);
+    return f;
+  }
   if (next != nullptr && runnext_.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) {
     return next;
   }
@@ -333,7 +374,10 @@ Runtime::Runtime(int procs, size_t stack_size)
   auto p = poller::Poller::Create();
   if (!p.ok()) ABSL_RAW_LOG(FATAL, "runtime: cannot create the netpoller: %s", p.status().ToString().c_str());
   poller = std::move(*p);
-  for (int i = 0; i < procs; ++i) workers.push_back(std::make_unique<Worker>(this, i));
+  for (int i = 0; i < procs; ++i) {
+    workers.push_back(std::make_unique<Worker>(this, i));
+    workers.back()->solo_ = procs == 1;
+  }
 }
 
 Runtime::~Runtime() {
@@ -469,8 +513,8 @@ int Runtime::Netpoll(int64_t timeout_ns, FiberList* out, int* nfibers) {
 
 Fiber* Worker::FindRunnableFast() {
   if (rt->stopping.load(std::memory_order_relaxed)) return nullptr;
-  ++tick;
-  if (tick % 61 == 0) {
+  if (--tick_countdown == 0) {
+    tick_countdown = 61;
     // Fairness (Go: every 61st schedule looks at the global queue first), and a cheap
     // netpoll so busy workers still notice I/O while someone else owns the poller.
     if (Fiber* f = rt->PopGlobal()) {
@@ -747,6 +791,17 @@ void YieldFiber() {
   Fiber* self = w ? w->current : nullptr;
   if (self == nullptr) {
     std::this_thread::yield();
+    return;
+  }
+  if (w->solo_ && w->tick_countdown > 1 && w->rt->timers.size() == 0 &&
+      !w->rt->stopping.load(std::memory_order_relaxed)) {
+    // One worker, nothing periodic due: rotate the run queue in place. Nobody else
+    // can resume `self` before the switch below saves it, so it may be queued first
+    // (no after-switch step needed).
+    --w->tick_countdown;
+    Fiber* next = w->SoloRotate(self);
+    if (next == nullptr) return;
+    SwitchTo(w, self, next, false);
     return;
   }
   Fiber* next = w->FindRunnableFast();
