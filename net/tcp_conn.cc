@@ -90,10 +90,12 @@ absl::StatusOr<std::vector<IPAddr>> LookupOffThread(Network net, std::string_vie
   // The fiber parks; a short-lived thread runs getaddrinfo and readies it. The thread
   // is started in the commit, after the fiber is off its stack, so the Ready can't
   // race the park.
-  fiber_internal::Park([job](Fiber* f) {
-    std::thread([job, f] {
+  const uint64_t generation = fiber_internal::CurrentRuntimeGeneration();
+  fiber_internal::Park([job, generation](Fiber* f) {
+    std::thread([job, f, generation] {
       job->result = LookupIPAddr(job->net, job->host);
-      fiber_internal::Ready(f);
+      // If the Run ended meanwhile, f was abandoned with it: nobody to wake.
+      fiber_internal::ReadyFromForeignThread(f, generation);
     }).detach();
     return true;
   });

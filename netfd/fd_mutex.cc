@@ -44,6 +44,7 @@ void FiberSema::Acquire() {
 
 void FiberSema::Release() {
   Fiber* wake = nullptr;
+  bool thread_token = false;
   {
     SpinLockHolder l(&mu_);
     if (!waiters_.empty() && waiters_generation_ != fiber_internal::CurrentRuntimeGeneration()) {
@@ -54,12 +55,15 @@ void FiberSema::Release() {
       uint32_t tw = thread_waiters_.load(std::memory_order_acquire);
       if (tw > 0) {
         thread_waiters_.fetch_sub(1, std::memory_order_acq_rel);
-        thread_tokens_.fetch_add(1, std::memory_order_acq_rel);
+        thread_token = true;
       } else {
         ++count_;
       }
     }
   }
+  // The token is published after the unlock, as the very last access to *this: the
+  // thread it releases may destroy the object (e.g. Close() then delete) at once.
+  if (thread_token) thread_tokens_.fetch_add(1, std::memory_order_acq_rel);
   if (wake != nullptr) fiber_internal::Ready(wake);
 }
 

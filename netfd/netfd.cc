@@ -103,6 +103,18 @@ void NetFD::WriteUnlock() {
   if (fdmu_.RWUnlock(false)) Destroy();
 }
 
+// An fd never registered with the poller (Init not called, or it failed) is "not
+// pollable", as in Go: prepare is a no-op, the syscall runs, and only a wait fails.
+PollError NetFD::Prepare(int mode) { return pd_ ? pd_->Prepare(mode) : PollError::kOk; }
+PollError NetFD::PrepareRead(bool* skip) {
+  if (pd_ == nullptr) {
+    *skip = false;
+    return PollError::kOk;
+  }
+  return pd_->PrepareRead(skip);
+}
+PollError NetFD::WaitFor(int mode) { return pd_ ? pd_->Wait(mode) : PollError::kNotPollable; }
+
 FdResult NetFD::Read(absl::Span<char> p) {
   if (FdError e = ReadLock(); !e.ok()) return {0, e};
   FdResult r;
@@ -116,7 +128,7 @@ FdResult NetFD::Read(absl::Span<char> p) {
   }
   const bool stream = sotype_ == SOCK_STREAM;
   bool skip = false;
-  PollError pe = stream ? pd_->PrepareRead(&skip) : pd_->Prepare('r');
+  PollError pe = stream ? PrepareRead(&skip) : Prepare('r');
   if (pe != PollError::kOk) {
     ReadUnlock();
     return {0, FdError::FromPoll(pe)};
@@ -127,7 +139,7 @@ FdResult NetFD::Read(absl::Span<char> p) {
       // The last read drained the socket and nothing arrived since: a read(2) now
       // could only say EAGAIN. Wait for readiness first.
       skip = false;
-      pe = pd_->Wait('r');
+      pe = WaitFor('r');
       if (pe != PollError::kOk) {
         r.err = FdError::FromPoll(pe);
         break;
@@ -140,14 +152,14 @@ FdResult NetFD::Read(absl::Span<char> p) {
         r.err = FdError::Of(FdError::Kind::kEOF);
       }
       // A short read emptied the receive queue; EOF and full reads prove nothing.
-      if (stream) pd_->SetReadDrained(n > 0 && static_cast<size_t>(n) < len);
+      if (stream && pd_ != nullptr) pd_->SetReadDrained(n > 0 && static_cast<size_t>(n) < len);
       break;
     }
     int e = errno;
     if (e == EINTR) continue;
     if (e == EAGAIN) {
-      if (stream) pd_->SetReadDrained(true);
-      PollError pe = pd_->Wait('r');
+      if (stream && pd_ != nullptr) pd_->SetReadDrained(true);
+      PollError pe = WaitFor('r');
       if (pe == PollError::kOk) continue;
       r.err = FdError::FromPoll(pe);
       break;
@@ -165,7 +177,7 @@ FdResult NetFD::Write(absl::Span<const char> p) {
     WriteUnlock();
     return {0, FdError::Of(FdError::Kind::kNotFiber)};
   }
-  if (PollError pe = pd_->Prepare('w'); pe != PollError::kOk) {
+  if (PollError pe = Prepare('w'); pe != PollError::kOk) {
     WriteUnlock();
     return {0, FdError::FromPoll(pe)};
   }
@@ -180,7 +192,7 @@ FdResult NetFD::Write(absl::Span<const char> p) {
     if (nn == p.size()) break;  // also a zero-length Write: one send() of 0 bytes
     if (e == EINTR) continue;
     if (e == EAGAIN) {
-      PollError pe = pd_->Wait('w');
+      PollError pe = WaitFor('w');
       if (pe == PollError::kOk) continue;
       r.err = FdError::FromPoll(pe);
       break;
@@ -206,7 +218,7 @@ FdError NetFD::Accept(int* newfd, sockaddr_storage* rsa, socklen_t* rsalen) {
     ReadUnlock();
     return FdError::Of(FdError::Kind::kNotFiber);
   }
-  if (PollError pe = pd_->Prepare('r'); pe != PollError::kOk) {
+  if (PollError pe = Prepare('r'); pe != PollError::kOk) {
     ReadUnlock();
     return FdError::FromPoll(pe);
   }
@@ -243,7 +255,7 @@ FdError NetFD::Accept(int* newfd, sockaddr_storage* rsa, socklen_t* rsalen) {
     if (e == EINTR || e == ECONNABORTED) continue;  // aborted while queued: next one
     if (e == EAGAIN) {
     wait:
-      PollError pe = pd_->Wait('r');
+      PollError pe = WaitFor('r');
       if (pe == PollError::kOk) continue;
       err = FdError::FromPoll(pe);
       break;
@@ -279,7 +291,7 @@ FdError NetFD::Connect(const sockaddr* sa, socklen_t len, int64_t deadline) {
   FdError result;
   for (;;) {
     // Go's WaitWrite: no prepare and no write lock; the fd is not visible to users yet.
-    PollError pe = pd_->Wait('w');
+    PollError pe = WaitFor('w');
     if (pe != PollError::kOk) {
       result = FdError::FromPoll(pe);
       break;

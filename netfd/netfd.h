@@ -111,6 +111,9 @@ class NetFD {
   FdError WriteLock();
   void WriteUnlock();
   void DecRef();
+  PollError Prepare(int mode);
+  PollError PrepareRead(bool* skip);
+  PollError WaitFor(int mode);
 
   int sysfd_;
   const int family_;

@@ -182,6 +182,37 @@ TEST_P(NetFDTest, EofOnPeerCloseIsRepeatedAndZeroLengthReadStaysOk) {
   EXPECT_EQ(zero_expired.n, 0u);
 }
 
+TEST_P(NetFDTest, EofAfterShortReadIsNotMissed) {
+  // A reader is parked; the peer writes and closes at once, so one readiness edge
+  // covers both the data and the hang-up, and the parked reader consumes it. Its short
+  // read of the data must not make the next Read skip its syscall and wait for an
+  // edge that never comes. A 2 s read deadline turns such a hang into a failure
+  // ("timeout" instead of "eof"). Deterministic at procs 1 (the reader is parked
+  // before the peer acts, and write + close run without a scheduling point between).
+  FdResult data, eof;
+  gonet::Run([&] {
+    Pair p = NewPair();
+    ASSERT_TRUE(p.a && p.b);
+    ASSERT_EQ(Describe(p.a->SetDeadline(fiber_internal::MonoNanos() + 2000000000, 'r')), "ok");
+    fiber::WaitGroup wg;
+    wg.Add(1);
+    gonet::Go([&] {
+      char buf[64];
+      data = p.a->Read(absl::MakeSpan(buf));
+      eof = p.a->Read(absl::MakeSpan(buf));
+      wg.Done();
+    });
+    gonet::Yield();
+    ASSERT_EQ(p.b->Write(S("tail")).n, 4u);
+    EXPECT_EQ(Describe(p.b->Close()), "ok");
+    wg.Wait();
+    EXPECT_EQ(Describe(p.a->Close()), "ok");
+  }, Opts());
+  EXPECT_EQ(Describe(data.err), "ok");
+  EXPECT_EQ(data.n, 4u);
+  EXPECT_EQ(Describe(eof.err), "eof");
+}
+
 TEST_P(NetFDTest, BlockedReadWokenByPeerClose) {
   FdResult r;
   gonet::Run([&] {
@@ -612,12 +643,9 @@ TEST(NetFDPlainThread, OpsOutsideAFiberFailCleanly) {
   close(sv[1]);
 }
 
-// BUG (netfd.cc, NetFD::Read/Write/Accept): an fd that was never registered (Init not
-// called, or it failed) has pd_ == nullptr, and Read/Write dereference it in
-// pd_->Prepare(...): SIGSEGV. Go treats such an FD as "not pollable": prepare is a
-// no-op, the syscall runs, and only a wait reports an error. Disabled because it
-// crashes; run with --gtest_also_run_disabled_tests.
-TEST_P(NetFDTest, DISABLED_ReadWriteOnUnregisteredFdDoNotCrash) {
+// Regression: an fd never registered (Init not called or failed) used to crash on a
+// null PollDesc. As in Go it is "not pollable": the syscall runs, only a wait fails.
+TEST_P(NetFDTest, ReadWriteOnUnregisteredFdDoNotCrash) {
   FdResult r, w;
   std::string got;
   gonet::Run([&] {
@@ -638,10 +666,10 @@ TEST_P(NetFDTest, DISABLED_ReadWriteOnUnregisteredFdDoNotCrash) {
 }
 
 // Close from a plain thread (not a fiber) while a fiber is blocked in Read: Close
-// waits on its semaphore in thread mode, the reader's unlock closes the fd and
-// releases it; then the thread frees the NetFD. Looped so ASan can see a use of the
-// NetFD after Close returned.
-TEST_P(NetFDTest, CloseFromPlainThreadWhileReadBlocked) {
+// waits on its semaphore in thread mode; the reader's unlock closes the fd and
+// releases it. delete_at_once: the thread frees the NetFD as soon as Close returned,
+// which Close's contract allows.
+void CloseFromPlainThread(RuntimeOptions opts, bool delete_at_once) {
   constexpr int kRounds = 30;
   int closing = 0;
   for (int round = 0; round < kRounds; ++round) {
@@ -669,17 +697,28 @@ TEST_P(NetFDTest, CloseFromPlainThreadWhileReadBlocked) {
         ready.store(true);
         wg.Wait();
         EXPECT_EQ(Describe(p.b->Close()), "ok");
-      }, Opts());
+      }, opts);
     });
     while (!ready.load()) std::this_thread::yield();
-    if (NetFD* fd = a.load()) {
+    NetFD* fd = a.load();
+    if (fd != nullptr) {
       EXPECT_EQ(Describe(fd->Close()), "ok");
-      delete fd;
     }
+    if (delete_at_once) delete fd;
     runner.join();
+    if (!delete_at_once) delete fd;
     if (r.err.kind == FdError::Kind::kClosing) ++closing;
   }
   EXPECT_EQ(closing, kRounds);
+}
+
+TEST_P(NetFDTest, CloseFromPlainThreadWhileReadBlocked) { CloseFromPlainThread(Opts(), false); }
+
+// Regression (TSan): FiberSema::Release used to hand the token to the waiting thread
+// while still holding its lock; the thread could return from Close() and free the
+// NetFD before the unlock wrote to it. The token is now the last access.
+TEST_P(NetFDTest, CloseFromPlainThreadThenDeleteAtOnce) {
+  CloseFromPlainThread(Opts(), true);
 }
 
 INSTANTIATE_TEST_SUITE_P(Procs, NetFDTest, testing::Values(1, 2, 8));

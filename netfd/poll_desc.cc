@@ -82,6 +82,7 @@ absl::Status PollDesc::Open(int fd, PollDesc** out) {
     }
     pd->rt_armed_ = pd->wt_armed_ = false;
     pd->read_drained_ = false;
+    pd->hangup_.store(false, std::memory_order_relaxed);
     pd->fdseq_.fetch_add(1, std::memory_order_relaxed);
     pd->atomic_info_.store(0, std::memory_order_seq_cst);
     pd->runtime_generation_ = fiber_internal::CurrentRuntimeGeneration();
@@ -140,7 +141,8 @@ PollError PollDesc::Prepare(int mode) {
 PollError PollDesc::PrepareRead(bool* skip_syscall) {
   PollError e = CheckErr('r');
   if (e != PollError::kOk) return e;
-  if (read_drained_ && rg_.load(std::memory_order_acquire) == kIdle) {
+  if (read_drained_ && !hangup_.load(std::memory_order_seq_cst) &&
+      rg_.load(std::memory_order_seq_cst) == kIdle) {
     *skip_syscall = true;
     return PollError::kOk;
   }
@@ -214,6 +216,7 @@ void PollDesc::OnReady(uintptr_t token, uint32_t ready, FiberList* to_wake) {
     pd->atomic_info_.store(err ? (cur | kInfoEventErr) : (cur & ~kInfoEventErr),
                            std::memory_order_seq_cst);
   }
+  if (ready & poller::kHangup) pd->hangup_.store(true, std::memory_order_seq_cst);
   if (ready & poller::kRead) {
     if (Fiber* f = pd->Unblock('r', true)) to_wake->Push(f);
   }

@@ -121,6 +121,10 @@ class PollDesc {
   // nothing has arrived since, so the next Read parks without a syscall that would
   // only return EAGAIN. See PrepareRead().
   bool read_drained_ = false;
+  // Set by the poller on peer hang-up or error, cleared by Open: a short read no longer
+  // proves the socket empty (a FIN or an error is still queued behind the data, and
+  // edge-triggered epoll will not report it again), so the shortcut is off for good.
+  std::atomic<bool> hangup_{false};
 
   PollDesc* link_ = nullptr;  // free list
   friend class PollDescCache;

@@ -34,6 +34,8 @@ namespace gonet::poller {
 inline constexpr uint32_t kRead = 1;   // readable, peer hang-up, error
 inline constexpr uint32_t kWrite = 2;  // writable, hang-up, error
 inline constexpr uint32_t kError = 4;  // the event was exactly EPOLLERR / EV_ERROR
+inline constexpr uint32_t kHangup = 8; // peer hang-up or error (EPOLLRDHUP/HUP/ERR, EV_EOF):
+                                       // a read will not block again (EOF or error)
 
 struct Event {
   uintptr_t token;  // as given to Add()

@@ -115,11 +115,11 @@ int Poller::Wait(int64_t timeout_ns, absl::Span<Event> out) {
     uint32_t ready = 0;
     if (evs[i].filter == EVFILT_READ) {
       ready |= kRead;
-      if (evs[i].flags & EV_EOF) ready |= kWrite;
+      if (evs[i].flags & EV_EOF) ready |= kWrite | kHangup;
     } else if (evs[i].filter == EVFILT_WRITE) {
       ready |= kWrite;
     }
-    if (evs[i].flags == EV_ERROR) ready |= kError | kRead | kWrite;
+    if (evs[i].flags == EV_ERROR) ready |= kError | kRead | kWrite | kHangup;
     if (ready == 0) continue;
     out[count++] = Event{token, ready};
   }

@@ -7,6 +7,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
+
 #include "absl/base/internal/raw_logging.h"
 #include "absl/strings/str_cat.h"
 #include "poller/poller.h"
@@ -79,12 +82,16 @@ void Poller::DrainWake() {
 }
 
 int Poller::Wait(int64_t timeout_ns, absl::Span<Event> out) {
-  epoll_event evs[kMaxEvents];
+  // epoll_wait writes straight into the caller's buffer (an epoll_event is 12 bytes,
+  // an Event 16), converted in place back to front; no event array on this stack,
+  // which is often a small fiber stack.
+  static_assert(sizeof(epoll_event) <= sizeof(Event));
+  auto* raw = reinterpret_cast<unsigned char*>(out.data());
   const int max = static_cast<int>(std::min<size_t>(out.size(), kMaxEvents));
   const int timeout_ms = TimeoutMs(timeout_ns);
   int n;
   for (;;) {
-    n = epoll_wait(kernel_fd_, evs, max, timeout_ms);
+    n = epoll_wait(kernel_fd_, reinterpret_cast<epoll_event*>(raw), max, timeout_ms);
     if (n >= 0) break;
     if (errno != EINTR) {
       ABSL_RAW_LOG(FATAL, "runtime: netpoll failed: epoll_wait on fd %d: %s", kernel_fd_,
@@ -92,21 +99,28 @@ int Poller::Wait(int64_t timeout_ns, absl::Span<Event> out) {
     }
     if (timeout_ms > 0) return 0;  // the caller recomputes its timeout
   }
+  // Back to front: Event i (bytes 16i..) only overlaps epoll events >= i, already read.
+  for (int i = n - 1; i >= 0; --i) {
+    epoll_event e;
+    std::memcpy(&e, raw + i * sizeof(epoll_event), sizeof e);
+    uint32_t ready = 0;
+    const uint32_t m = e.events;
+    if (m & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ready |= kRead;
+    if (m & (EPOLLOUT | EPOLLHUP | EPOLLERR)) ready |= kWrite;
+    if (m & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ready |= kHangup;
+    if (m == EPOLLERR) ready |= kError;
+    out[i] = Event{static_cast<uintptr_t>(e.data.u64), ready};
+  }
   int count = 0;
   for (int i = 0; i < n; ++i) {
-    const uint32_t m = evs[i].events;
-    if (evs[i].data.u64 == kWakeToken) {
+    if (out[i].token == kWakeToken) {
       // Only a blocking wait consumes the wake: a non-blocking poll must not eat a
       // wake meant for the thread blocked in the poller.
       if (timeout_ns != 0) DrainWake();
       continue;
     }
-    uint32_t ready = 0;
-    if (m & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ready |= kRead;
-    if (m & (EPOLLOUT | EPOLLHUP | EPOLLERR)) ready |= kWrite;
-    if (ready == 0) continue;
-    if (m == EPOLLERR) ready |= kError;
-    out[count++] = Event{static_cast<uintptr_t>(evs[i].data.u64), ready};
+    if ((out[i].ready & (kRead | kWrite)) == 0) continue;
+    out[count++] = out[i];
   }
   return count;
 }

@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -91,6 +92,8 @@ TEST_P(ReadTest, PeerClosesAfterSending) {
     ASSERT_TRUE(p.ok());
     EXPECT_EQ(p.server->Write(std::string("abc")).n, 3u);
     EXPECT_TRUE(p.server->Close().ok());
+    // A hang must fail, not time out the target.
+    ASSERT_TRUE(p.client->SetReadDeadline(absl::Now() + absl::Seconds(5)).ok());
     char buf[16];
     net::IOResult r = p.client->Read(absl::MakeSpan(buf));
     EXPECT_TRUE(r.err.ok()) << r.err;
@@ -108,6 +111,32 @@ TEST_P(ReadTest, PeerClosesAfterSending) {
     r = p.client->Read(absl::Span<char>());
     EXPECT_EQ(r.n, 0u);
     EXPECT_TRUE(r.err.ok()) << r.err;
+    p.CloseAll();
+  });
+}
+
+// As PeerClosesAfterSending, but the runtime polls (and records the readiness of
+// the data and the FIN) before the first Read: Read #1 gets "abc" (a short read),
+// Read #2 must still see EOF. A 2 s read deadline turns a hang into a failure.
+// Regression: netfd's drained-read shortcut once skipped read(2) here and parked
+// although the FIN was queued (its epoll edge consumed before Read #1); a peer hang-up
+// now turns the shortcut off for the fd (PollDesc::hangup_).
+TEST_P(ReadTest, PeerClosesAfterSendingPolledFirst) {
+  RunChecked(GetParam(), [] {
+    ConnPair p = MakeConnPair();
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(p.server->Write(std::string("abc")).n, 3u);
+    EXPECT_TRUE(p.server->Close().ok());
+    Event never;
+    EXPECT_FALSE(never.WaitFor(absl::Milliseconds(20)));  // lets the idle worker poll
+    ASSERT_TRUE(p.client->SetReadDeadline(absl::Now() + absl::Seconds(2)).ok());
+    char buf[16];
+    net::IOResult r = p.client->Read(absl::MakeSpan(buf));
+    EXPECT_TRUE(r.err.ok()) << r.err;
+    EXPECT_EQ(std::string(buf, r.n), "abc");
+    r = p.client->Read(absl::MakeSpan(buf));
+    EXPECT_EQ(r.n, 0u);
+    EXPECT_TRUE(net::IsEOF(r.err)) << r.err;
     p.CloseAll();
   });
 }
@@ -332,8 +361,8 @@ TEST_P(WriteTest, BlocksWhenPeerDoesNotReadDeadlinePartial) {
   });
 }
 
-// Once the kernel buffers are full a Write parks (it has not returned 50 ms later);
-// when the peer starts reading it completes with the full count.
+// Once the kernel buffers are full (FillSendPath) a 64 MiB Write parks (it has not
+// returned 50 ms later); when the peer starts reading it completes with the full count.
 TEST_P(WriteTest, BlockedWriteResumesWhenPeerReads) {
   RunChecked(GetParam(), [] {
     ConnPair p = MakeConnPair();
@@ -342,7 +371,7 @@ TEST_P(WriteTest, BlockedWriteResumesWhenPeerReads) {
     EXPECT_GT(filled, 0u);
     Event done;
     net::IOResult w;
-    std::string msg(256 << 10, 'm');
+    std::string msg(64 << 20, 'm');
     gonet::Go([&] {
       w = p.client->Write(msg);
       done.Notify();
@@ -473,7 +502,8 @@ TEST_P(ConcurrentIOTest, WritersNeverInterleave) {
 }
 
 // Section 1.8: one 1 MiB Write read by 4 concurrent readers: every byte delivered
-// exactly once, in disjoint contiguous pieces; all readers end with EOF.
+// exactly once, in disjoint contiguous pieces. (The readers end when the conn is
+// closed once every byte arrived; see PeerClosesAfterSendingPolledFirst for EOF.)
 TEST_P(ConcurrentIOTest, ReadersGetDisjointPieces) {
   RunChecked(GetParam(), [] {
     ConnPair p = MakeConnPair();
@@ -485,6 +515,10 @@ TEST_P(ConcurrentIOTest, ReadersGetDisjointPieces) {
     for (uint32_t i = 0; i < kWords; ++i) memcpy(&stream[i * 4], &i, 4);
     constexpr int kReaders = 4;
     std::vector<std::string> pieces[kReaders];
+    std::atomic<size_t> received{0};
+    Event all_in;
+    // A lost wakeup must fail the test, not hang it.
+    ASSERT_TRUE(p.server->SetReadDeadline(absl::Now() + absl::Seconds(10)).ok());
     fiber::WaitGroup wg;
     wg.Add(kReaders);
     for (int i = 0; i < kReaders; ++i) {
@@ -493,17 +527,19 @@ TEST_P(ConcurrentIOTest, ReadersGetDisjointPieces) {
         for (;;) {
           net::IOResult r = p.server->Read(absl::MakeSpan(buf));
           if (!r.err.ok()) {
-            EXPECT_TRUE(net::IsEOF(r.err)) << r.err;
+            EXPECT_TRUE(net::IsClosed(r.err)) << r.err;
             break;
           }
           pieces[i].emplace_back(buf.data(), r.n);
+          if (received.fetch_add(r.n) + r.n >= kTotal) all_in.Notify();
         }
         wg.Done();
       });
     }
     net::IOResult w = p.client->Write(stream);
     EXPECT_EQ(w.n, kTotal);
-    ASSERT_TRUE(p.client->CloseWrite().ok());
+    EXPECT_TRUE(all_in.WaitFor(absl::Seconds(10)));
+    ASSERT_TRUE(p.server->Close().ok());  // wakes the readers still parked
     wg.Wait();
     std::vector<char> covered(kTotal, 0);
     std::vector<const std::string*> small;
@@ -548,46 +584,54 @@ TEST_P(ConcurrentIOTest, ReadersGetDisjointPieces) {
   });
 }
 
-// Full duplex: one fiber reading and one writing the same conn at once.
+// Full duplex: one fiber reading and one writing the same conn at once (through an
+// echo on the other side); each side stops after kN bytes, not at EOF.
 TEST_P(ConcurrentIOTest, ReadAndWriteAtOnce) {
   RunChecked(GetParam(), [] {
     ConnPair p = MakeConnPair();
     ASSERT_TRUE(p.ok());
     constexpr size_t kN = 4 << 20;
+    ASSERT_TRUE(p.server->SetDeadline(absl::Now() + absl::Seconds(20)).ok());
+    ASSERT_TRUE(p.client->SetDeadline(absl::Now() + absl::Seconds(20)).ok());
     fiber::WaitGroup wg;
     wg.Add(3);
-    // Echo on the server side.
+    size_t echoed = 0;
     gonet::Go([&] {
       std::vector<char> buf(64 << 10);
-      for (;;) {
+      while (echoed < kN) {
         net::IOResult r = p.server->Read(absl::MakeSpan(buf));
+        EXPECT_TRUE(r.err.ok()) << r.err;
         if (!r.err.ok()) break;
-        if (!p.server->Write(absl::MakeConstSpan(buf.data(), r.n)).err.ok()) break;
+        net::IOResult w = p.server->Write(absl::MakeConstSpan(buf.data(), r.n));
+        EXPECT_TRUE(w.err.ok()) << w.err;
+        if (!w.err.ok()) break;
+        echoed += r.n;
       }
-      (void)p.server->CloseWrite();
       wg.Done();
     });
+    std::string msg(kN, '\0');
+    for (size_t i = 0; i < kN; ++i) msg[i] = static_cast<char>(i * 13 + (i >> 10));
     gonet::Go([&] {
-      std::string msg(kN, 'd');
-      EXPECT_EQ(p.client->Write(msg).n, kN);
-      EXPECT_TRUE(p.client->CloseWrite().ok());
+      net::IOResult w = p.client->Write(msg);
+      EXPECT_EQ(w.n, kN);
+      EXPECT_TRUE(w.err.ok()) << w.err;
       wg.Done();
     });
-    size_t got = 0;
+    std::string got(kN, '\0');
+    size_t n = 0;
     gonet::Go([&] {
-      std::vector<char> buf(64 << 10);
-      for (;;) {
-        net::IOResult r = p.client->Read(absl::MakeSpan(buf));
-        if (!r.err.ok()) {
-          EXPECT_TRUE(net::IsEOF(r.err)) << r.err;
-          break;
-        }
-        got += r.n;
+      while (n < kN) {
+        net::IOResult r = p.client->Read(absl::MakeSpan(got.data() + n, kN - n));
+        EXPECT_TRUE(r.err.ok()) << r.err;
+        if (!r.err.ok()) break;
+        n += r.n;
       }
       wg.Done();
     });
     wg.Wait();
-    EXPECT_EQ(got, kN);
+    EXPECT_EQ(echoed, kN);
+    EXPECT_EQ(n, kN);
+    EXPECT_TRUE(got == msg) << "echo differs";
     p.CloseAll();
   });
 }

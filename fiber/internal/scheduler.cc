@@ -73,7 +73,7 @@ class Runtime {
   bool AnyWorkVisible();
   void MaybeWakePoller(int64_t when);
   // Polls the netpoller; fibers to wake go to `out`. Returns events seen.
-  int Netpoll(int64_t timeout_ns, FiberList* out, int* nfibers);
+  int Netpoll(int64_t timeout_ns, FiberList* out, int* nfibers, poller::Event* scratch);
 
   const int procs;
   const uint64_t generation;
@@ -158,6 +158,7 @@ class Worker {
   // Picks the next fiber without blocking: periodic global/netpoll checks, due timers,
   // local queue, global queue. Safe on a fiber stack.
   Fiber* FindRunnableFast();
+  Fiber* GlobalBatch();
   // The idle path, on the scheduler stack only: steals, polls, sleeps. nullptr = stop.
   Fiber* FindRunnableBlocking();
   Fiber* Steal();
@@ -185,6 +186,8 @@ class Worker {
   uint32_t tick_countdown = 61;  // schedules until the next fairness / netpoll check
   uint64_t rng;
   std::vector<Fiber*> fiber_cache;  // finished fibers (with stacks) for reuse; owner-only
+  // Netpoll results land here, not on the (fiber) stack that happens to poll.
+  poller::Event poll_events[poller::kMaxEvents];
   Semaphore sema;
   bool in_sleepers ABSL_GUARDED_BY(rt->idle_mu) = false;
   std::thread thread;
@@ -204,6 +207,9 @@ namespace {
 
 thread_local Worker* t_worker = nullptr;
 std::atomic<Runtime*> g_runtime{nullptr};
+// Held while publishing or retracting g_runtime, and by ReadyFromForeignThread while it
+// touches the runtime: a foreign thread never sees a runtime being freed.
+std::mutex g_runtime_mu;
 
 // Not inlined, with a compiler barrier: a fiber may resume on another thread, and the
 // compiler must not reuse a thread_local address computed before the switch.
@@ -496,9 +502,8 @@ void Runtime::MaybeWakePoller(int64_t when) {
   }
 }
 
-int Runtime::Netpoll(int64_t timeout_ns, FiberList* out, int* nfibers) {
-  poller::Event evs[poller::kMaxEvents];
-  int n = poller->Wait(timeout_ns, absl::MakeSpan(evs));
+int Runtime::Netpoll(int64_t timeout_ns, FiberList* out, int* nfibers, poller::Event* evs) {
+  int n = poller->Wait(timeout_ns, absl::MakeSpan(evs, poller::kMaxEvents));
   NetpollHandler h = g_netpoll_handler;
   for (int i = 0; i < n; ++i) {
     if (h != nullptr) h(evs[i].token, evs[i].ready, out);
@@ -515,16 +520,16 @@ Fiber* Worker::FindRunnableFast() {
   if (rt->stopping.load(std::memory_order_relaxed)) return nullptr;
   if (--tick_countdown == 0) {
     tick_countdown = 61;
-    // Fairness (Go: every 61st schedule looks at the global queue first), and a cheap
-    // netpoll so busy workers still notice I/O while someone else owns the poller.
-    if (Fiber* f = rt->PopGlobal()) {
-      RunqPut(f);
-    }
+    // Fairness (Go: every 61st schedule takes from the global queue first): overflow
+    // and foreign wake-ups get a turn even while the local queue stays busy.
+    if (Fiber* f = rt->PopGlobal()) return f;
+    // And a cheap netpoll, so a worker busy with yielders still notices I/O when no
+    // idle worker owns the poller (Go's sysmon does this every 10 ms).
     if (rt->netpoll_fds.load(std::memory_order_relaxed) > 0 &&
         !rt->poller_owned.load(std::memory_order_relaxed)) {
       FiberList l;
       int nf;
-      rt->Netpoll(0, &l, &nf);
+      rt->Netpoll(0, &l, &nf, poll_events);
       if (nf > 0) {
         PutLocalBatch(&l);
         if (nf > 1) rt->WakeIdle();
@@ -545,8 +550,42 @@ Fiber* Worker::FindRunnableFast() {
     }
   }
   if (Fiber* f = RunqGet()) return f;
-  if (Fiber* f = rt->PopGlobal()) return f;
+  // Local queue empty: refill from the global queue, a fair share at a time (Go's
+  // globrunqget), then from the poller without blocking.
+  if (Fiber* f = GlobalBatch()) return f;
+  if (rt->netpoll_fds.load(std::memory_order_relaxed) > 0 &&
+      !rt->poller_owned.load(std::memory_order_relaxed)) {
+    FiberList l;
+    int nf;
+    rt->Netpoll(0, &l, &nf, poll_events);
+    Fiber* f = l.Pop();
+    PutLocalBatch(&l);
+    if (nf > 1) rt->WakeIdle();
+    if (f != nullptr) return f;
+  }
   return nullptr;
+}
+
+Fiber* Worker::GlobalBatch() {
+  int64_t n = rt->gq_size.load(std::memory_order_acquire);
+  if (n == 0) return nullptr;
+  n = std::min<int64_t>(n / rt->procs + 1, kRunQueueSize / 2);
+  FiberList batch;
+  int got = 0;
+  {
+    SpinLockHolder l(&rt->gq_mu);
+    while (got < n) {
+      Fiber* f = rt->gq.Pop();
+      if (f == nullptr) break;
+      batch.Push(f);
+      ++got;
+    }
+  }
+  if (got == 0) return nullptr;
+  rt->gq_size.fetch_sub(got, std::memory_order_relaxed);
+  Fiber* first = batch.Pop();
+  PutLocalBatch(&batch);
+  return first;
 }
 
 Fiber* Worker::Steal() {
@@ -572,15 +611,6 @@ Fiber* Worker::FindRunnableBlocking() {
   for (;;) {
     if (rt->stopping.load(std::memory_order_acquire)) return nullptr;
     Fiber* f = FindRunnableFast();
-    if (f == nullptr && rt->netpoll_fds.load(std::memory_order_relaxed) > 0 &&
-        !rt->poller_owned.load(std::memory_order_relaxed)) {
-      FiberList l;
-      int nf;
-      rt->Netpoll(0, &l, &nf);
-      f = l.Pop();
-      PutLocalBatch(&l);
-      if (nf > 1) rt->WakeIdle();
-    }
     if (f == nullptr) {
       if (!spinning) {
         // Go limits spinners to half the busy workers, so idle CPU stays low.
@@ -630,7 +660,7 @@ Fiber* Worker::FindRunnableBlocking() {
       if (timeout != 0) rt->polls_blocking.fetch_add(1, std::memory_order_relaxed);
       FiberList l;
       int nf;
-      rt->Netpoll(timeout, &l, &nf);
+      rt->Netpoll(timeout, &l, &nf, poll_events);
       rt->poll_until.store(0, std::memory_order_relaxed);
       rt->poller_owned.store(false, std::memory_order_seq_cst);
       rt->nidle.fetch_sub(1, std::memory_order_acq_rel);
@@ -782,6 +812,14 @@ void Ready(Fiber* f) {
   if (rt->poller_owned.load(std::memory_order_seq_cst)) rt->poller->Wake();
 }
 
+bool ReadyFromForeignThread(Fiber* f, uint64_t generation) {
+  std::lock_guard<std::mutex> l(g_runtime_mu);
+  Runtime* rt = g_runtime.load(std::memory_order_acquire);
+  if (rt == nullptr || rt->generation != generation) return false;  // f died with its Run
+  Ready(f);
+  return true;
+}
+
 void ReadyList(FiberList* list) {
   while (Fiber* f = list->Pop()) Ready(f);
 }
@@ -925,13 +963,19 @@ void RunRuntime(absl::AnyInvocable<void() &&> main, int procs, size_t stack_size
   RaiseFileLimit();
   InstallOverflowHandler();
   auto rt = std::make_unique<Runtime>(procs, stack_size);
-  Runtime* expected = nullptr;
-  if (!g_runtime.compare_exchange_strong(expected, rt.get())) {
-    ABSL_RAW_LOG(FATAL, "gonet::Run: another Run is active in this process");
+  {
+    std::lock_guard<std::mutex> l(g_runtime_mu);
+    Runtime* expected = nullptr;
+    if (!g_runtime.compare_exchange_strong(expected, rt.get())) {
+      ABSL_RAW_LOG(FATAL, "gonet::Run: another Run is active in this process");
+    }
   }
   rt->Start(std::move(main));
   rt->WaitMainAndStop();
-  g_runtime.store(nullptr, std::memory_order_release);
+  {
+    std::lock_guard<std::mutex> l(g_runtime_mu);
+    g_runtime.store(nullptr, std::memory_order_release);
+  }
   rt.reset();
 }
 

@@ -113,6 +113,13 @@ void Park(absl::FunctionRef<bool(Fiber*)> commit);
 void Ready(Fiber* f);
 void ReadyList(FiberList* list);
 
+// Ready() for a thread outside the runtime (a helper thread finishing a blocking job)
+// that cannot know whether the fiber's Run has ended meanwhile: readies f only if the
+// runtime with this generation (CurrentRuntimeGeneration() when the job started) is
+// still the running one, and keeps it from being torn down while doing so. Returns
+// whether f was readied.
+bool ReadyFromForeignThread(Fiber* f, uint64_t generation);
+
 // Yields the worker to other runnable fibers; returns at once if there are none.
 void YieldFiber();
 
