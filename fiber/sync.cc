@@ -215,8 +215,12 @@ void WaitGroup::Wait() {
   if (!fiber_internal::InFiber()) ABSL_RAW_LOG(FATAL, "gonet::fiber::WaitGroup::Wait outside a fiber");
   fiber_internal::Park([this](Fiber* f) {
     SpinLockHolder l(&mu_);
-    // The zeroing Add may have run between our announcement and now.
-    if ((state_.load(std::memory_order_acquire) >> 32) == 0) return false;
+    // state_ == 0 (no counter, no waiters) means the zeroing Add already finished its
+    // critical section, which it runs under mu_: nothing will touch *this for us any
+    // more, so return. A zero counter with waiters still counted means that Add has
+    // not reached mu_ yet: queue up and let it wake us, or it would touch a
+    // WaitGroup we may already have destroyed.
+    if (state_.load(std::memory_order_acquire) == 0) return false;
     waiters_.Push(f);
     return true;
   });

@@ -97,10 +97,11 @@ class WaitGroup {
  private:
   // state_ (Go's WaitGroup state word): counter in the high 32 bits, the number of
   // fibers that announced a Wait in the low 32. Add() touches the WaitGroup after its
-  // atomic update only when it brought the counter to zero with waiters announced:
-  // those waiters cannot have returned (they wait for this Add, or for mu_, which Add
-  // holds until it is done), so the object is still alive. Wait() returns without
-  // touching anything once it reads a zero counter.
+  // atomic update only when it brought the counter to zero with waiters announced;
+  // it then, under mu_, resets state_ to 0 and wakes the queued waiters. An announced
+  // waiter leaves without being woken only if it sees state_ == 0 under mu_, i.e.
+  // after that Add's critical section: so no Add ever touches a WaitGroup whose Wait
+  // has returned. Wait() without an announcement returns on a zero counter at once.
   std::atomic<uint64_t> state_{0};
   fiber_internal::SpinLock mu_;
   fiber_internal::FiberList waiters_ ABSL_GUARDED_BY(mu_);

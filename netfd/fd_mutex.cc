@@ -45,12 +45,14 @@ void FiberSema::Acquire() {
 void FiberSema::Release() {
   Fiber* wake = nullptr;
   bool thread_token = false;
+  uint64_t generation = 0;
   {
     SpinLockHolder l(&mu_);
     if (!waiters_.empty() && waiters_generation_ != fiber_internal::CurrentRuntimeGeneration()) {
       waiters_ = fiber_internal::FiberList();  // abandoned with their runtime
     }
     wake = waiters_.Pop();
+    generation = waiters_generation_;
     if (wake == nullptr) {
       uint32_t tw = thread_waiters_.load(std::memory_order_acquire);
       if (tw > 0) {
@@ -64,7 +66,11 @@ void FiberSema::Release() {
   // The token is published after the unlock, as the very last access to *this: the
   // thread it releases may destroy the object (e.g. Close() then delete) at once.
   if (thread_token) thread_tokens_.fetch_add(1, std::memory_order_acq_rel);
-  if (wake != nullptr) fiber_internal::Ready(wake);
+  if (wake != nullptr) {
+    fiber_internal::FiberList l;
+    l.Push(wake);
+    fiber_internal::ReadyListOf(&l, generation);
+  }
 }
 
 bool FdMutex::IncRef() {

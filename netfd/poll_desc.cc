@@ -106,9 +106,7 @@ void PollDesc::Close() {
   }
   // Only the runtime that registered the fd can (and needs to) unregister it; after
   // that Run returned its epoll instance is gone with all its registrations.
-  if (runtime_generation_ == fiber_internal::CurrentRuntimeGeneration()) {
-    (void)fiber_internal::NetpollRemove(fd_);
-  }
+  (void)fiber_internal::NetpollRemove(fd_, runtime_generation_);
   fd_ = -1;
   PollDescCache::Get().Free(this);
 }
@@ -296,7 +294,7 @@ void PollDesc::SetDeadline(int64_t d, int mode) {
       if (Fiber* f = Unblock('w', false)) wake.Push(f);
     }
   }
-  fiber_internal::ReadyList(&wake);
+  fiber_internal::ReadyListOf(&wake, runtime_generation_);
 }
 
 void PollDesc::Evict() {
@@ -327,7 +325,7 @@ void PollDesc::Evict() {
       wt_armed_ = false;
     }
   }
-  fiber_internal::ReadyList(&wake);
+  fiber_internal::ReadyListOf(&wake, runtime_generation_);
 }
 
 }  // namespace gonet::netfd

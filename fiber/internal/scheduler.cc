@@ -51,7 +51,7 @@ class Semaphore {
   std::atomic<uint32_t> count_{0};
 };
 
-NetpollHandler g_netpoll_handler = nullptr;
+std::atomic<NetpollHandler> g_netpoll_handler{nullptr};
 std::atomic<uint64_t> g_generation{0};
 
 }  // namespace
@@ -504,7 +504,7 @@ void Runtime::MaybeWakePoller(int64_t when) {
 
 int Runtime::Netpoll(int64_t timeout_ns, FiberList* out, int* nfibers, poller::Event* evs) {
   int n = poller->Wait(timeout_ns, absl::MakeSpan(evs, poller::kMaxEvents));
-  NetpollHandler h = g_netpoll_handler;
+  NetpollHandler h = g_netpoll_handler.load(std::memory_order_acquire);
   for (int i = 0; i < n; ++i) {
     if (h != nullptr) h(evs[i].token, evs[i].ready, out);
   }
@@ -812,6 +812,21 @@ void Ready(Fiber* f) {
   if (rt->poller_owned.load(std::memory_order_seq_cst)) rt->poller->Wake();
 }
 
+void ReadyListOf(FiberList* list, uint64_t generation) {
+  Worker* w = CurrentWorker();
+  if (w != nullptr && w->rt->generation == generation) {
+    ReadyList(list);
+    return;
+  }
+  std::lock_guard<std::mutex> l(g_runtime_mu);
+  Runtime* rt = g_runtime.load(std::memory_order_acquire);
+  if (rt == nullptr || rt->generation != generation) {
+    *list = FiberList();  // abandoned with their Run
+    return;
+  }
+  ReadyList(list);
+}
+
 bool ReadyFromForeignThread(Fiber* f, uint64_t generation) {
   std::lock_guard<std::mutex> l(g_runtime_mu);
   Runtime* rt = g_runtime.load(std::memory_order_acquire);
@@ -899,7 +914,7 @@ void SleepUntilMono(int64_t deadline) {
   });
 }
 
-void SetNetpollHandler(NetpollHandler h) { g_netpoll_handler = h; }
+void SetNetpollHandler(NetpollHandler h) { g_netpoll_handler.store(h, std::memory_order_release); }
 
 absl::Status NetpollAdd(int fd, uintptr_t token) {
   Runtime* rt = CurrentRuntime();
@@ -909,12 +924,18 @@ absl::Status NetpollAdd(int fd, uintptr_t token) {
   return s;
 }
 
-absl::Status NetpollRemove(int fd) {
-  Runtime* rt = CurrentRuntime();
-  if (rt == nullptr) return absl::FailedPreconditionError("runtime is not running");
-  absl::Status s = rt->poller->Remove(fd);
-  rt->netpoll_fds.fetch_sub(1, std::memory_order_relaxed);
-  return s;
+absl::Status NetpollRemove(int fd, uint64_t generation) {
+  auto remove = [fd](Runtime* rt) {
+    absl::Status s = rt->poller->Remove(fd);
+    rt->netpoll_fds.fetch_sub(1, std::memory_order_relaxed);
+    return s;
+  };
+  Worker* w = CurrentWorker();
+  if (w != nullptr && w->rt->generation == generation) return remove(w->rt);
+  std::lock_guard<std::mutex> l(g_runtime_mu);  // holds off teardown
+  Runtime* rt = g_runtime.load(std::memory_order_acquire);
+  if (rt == nullptr || rt->generation != generation) return absl::OkStatus();
+  return remove(rt);
 }
 
 uint64_t CurrentRuntimeGeneration() {

@@ -119,6 +119,10 @@ void ReadyList(FiberList* list);
 // still the running one, and keeps it from being torn down while doing so. Returns
 // whether f was readied.
 bool ReadyFromForeignThread(Fiber* f, uint64_t generation);
+// ReadyList for fibers of the runtime `generation`, from any thread: on that runtime's
+// workers it is ReadyList; elsewhere it holds off the runtime's teardown while it
+// wakes them, and drops them if that Run has already ended (they were abandoned).
+void ReadyListOf(FiberList* list, uint64_t generation);
 
 // Yields the worker to other runnable fibers; returns at once if there are none.
 void YieldFiber();
@@ -142,7 +146,9 @@ void SleepUntilMono(int64_t deadline);
 using NetpollHandler = void (*)(uintptr_t token, uint32_t ready, FiberList* to_wake);
 void SetNetpollHandler(NetpollHandler h);
 absl::Status NetpollAdd(int fd, uintptr_t token);
-absl::Status NetpollRemove(int fd);
+// Unregisters fd from the poller of runtime `generation`; a no-op if that Run ended
+// (its epoll instance and every registration are gone). Safe from any thread.
+absl::Status NetpollRemove(int fd, uint64_t generation);
 // Running fibers' runtime id: netfd keys its per-runtime state by it.
 uint64_t CurrentRuntimeGeneration();
 
