@@ -278,17 +278,18 @@ void Worker::RunqPut(Fiber* f) {
   }
 }
 
-// Queue full: move half of it plus f to the global queue (Go: runqputslow).
+// Queue full: move half of it plus f to the global queue (Go: runqputslow). Owner
+// only. No batch array on the stack (this runs on fiber stacks, which should stay
+// shallow): once the CAS on head succeeds the slots [h, h+n) are ours, and only the
+// owner ever overwrites slots, so they can be read after it.
 bool Worker::RunqPutSlow(Fiber* f, uint32_t h, uint32_t t) {
   constexpr uint32_t n = kRunQueueSize / 2;
-  Fiber* batch[n + 1];
-  for (uint32_t i = 0; i < n; ++i) batch[i] = ring_[(h + i) % kRunQueueSize].load(std::memory_order_relaxed);
-  if (!head_.compare_exchange_strong(h, h + n, std::memory_order_release)) return false;
-  batch[n] = f;
-  FiberList list;
-  for (uint32_t i = 0; i <= n; ++i) list.Push(batch[i]);
-  rt->InjectGlobal(&list, n + 1);
   (void)t;
+  if (!head_.compare_exchange_strong(h, h + n, std::memory_order_acq_rel)) return false;
+  FiberList list;
+  for (uint32_t i = 0; i < n; ++i) list.Push(ring_[(h + i) % kRunQueueSize].load(std::memory_order_relaxed));
+  list.Push(f);
+  rt->InjectGlobal(&list, n + 1);
   return true;
 }
 

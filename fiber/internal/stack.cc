@@ -71,8 +71,9 @@ Stack StackPool::Allocate() {
     }
     mappings_.push_back({base, len});
     ++guarded_mapped_;
+    // No canary here: the guard page catches overflows, and writing a canary would
+    // touch (and make resident) the stack's lowest page for nothing.
     Stack s{base + page, stack_size_, base, base + page, false};
-    *reinterpret_cast<uint64_t*>(s.lo) = kStackCanary;
     return s;
   }
   // Unguarded slab: one mapping for kSlabStacks stacks, canary-checked.
