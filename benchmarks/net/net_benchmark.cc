@@ -1,5 +1,5 @@
 // Microbenchmarks of the hot read/write path (issue: hot-path performance, part 1).
-// Names: BM_<Concept>_<Scenario>; every gonet figure has a BM_Blocking_* or BM_Std_*
+// Names: BM_<Concept>_<Scenario>; every gonet figure has a BM_Thread_<same name>
 // baseline in this binary. Google Benchmark from Debian is a DEBUG build: that affects
 // its own bookkeeping only.
 #include <arpa/inet.h>
@@ -37,14 +37,14 @@ void BM_FdMutex_RWLock_Uncontended(benchmark::State& state) {
 }
 BENCHMARK(BM_FdMutex_RWLock_Uncontended);
 
-void BM_Std_Mutex_Uncontended(benchmark::State& state) {
+void BM_Thread_FdMutex_RWLock_Uncontended(benchmark::State& state) {
   std::mutex mu;
   for (auto _ : state) {
     mu.lock();
     mu.unlock();
   }
 }
-BENCHMARK(BM_Std_Mutex_Uncontended);
+BENCHMARK(BM_Thread_FdMutex_RWLock_Uncontended);
 
 // Two fibers (procs workers) taking turns on the write lock; they yield while holding
 // it so the other queues (parks) on the fdMutex semaphore.
@@ -161,12 +161,12 @@ void BlockingPingPong(benchmark::State& state, int a, int b) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * size * 2));
 }
 
-void BM_Blocking_SocketPair_PingPong(benchmark::State& state) {
+void BM_Thread_NetFD_PingPong(benchmark::State& state) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) abort();
   BlockingPingPong(state, sv[0], sv[1]);
 }
-BENCHMARK(BM_Blocking_SocketPair_PingPong)->Arg(64)->Arg(4096)->Arg(65536)->ArgName("bytes")->UseRealTime();
+BENCHMARK(BM_Thread_NetFD_PingPong)->Arg(64)->Arg(4096)->Arg(65536)->ArgName("bytes")->UseRealTime();
 
 // ---------------------------------------------------------------- net::Conn over TCP
 
@@ -254,13 +254,13 @@ std::pair<int, int> BlockingTcpPair(int* listener_out) {
   return {c, s};
 }
 
-void BM_Blocking_Tcp_PingPong(benchmark::State& state) {
+void BM_Thread_Conn_PingPong(benchmark::State& state) {
   int l;
   auto [c, s] = BlockingTcpPair(&l);
   BlockingPingPong(state, c, s);
   close(l);
 }
-BENCHMARK(BM_Blocking_Tcp_PingPong)->Arg(64)->Arg(4096)->Arg(65536)->ArgName("bytes")->UseRealTime();
+BENCHMARK(BM_Thread_Conn_PingPong)->Arg(64)->Arg(4096)->Arg(65536)->ArgName("bytes")->UseRealTime();
 
 // ---------------------------------------------------------------- Accept + Close churn
 
@@ -293,7 +293,7 @@ void BM_Conn_AcceptCloseChurn(benchmark::State& state) {
 }
 BENCHMARK(BM_Conn_AcceptCloseChurn)->UseRealTime();
 
-void BM_Blocking_AcceptCloseChurn(benchmark::State& state) {
+void BM_Thread_Conn_AcceptCloseChurn(benchmark::State& state) {
   int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
@@ -322,7 +322,7 @@ void BM_Blocking_AcceptCloseChurn(benchmark::State& state) {
   acceptor.join();
   close(l);
 }
-BENCHMARK(BM_Blocking_AcceptCloseChurn)->UseRealTime();
+BENCHMARK(BM_Thread_Conn_AcceptCloseChurn)->UseRealTime();
 
 }  // namespace
 }  // namespace gonet
