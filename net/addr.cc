@@ -36,14 +36,6 @@ constexpr char kHex[] = "0123456789abcdef";
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
-std::string Concat(std::initializer_list<std::string_view> parts) {
-  size_t n = 0;
-  for (std::string_view p : parts) n += p.size();
-  std::string out;
-  out.reserve(n);
-  for (std::string_view p : parts) out.append(p);
-  return out;
-}
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';

@@ -165,14 +165,6 @@ constexpr std::string_view kErrnoTexts[] = {
 absl::string_view AV(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 std::string_view SV(absl::string_view s) { return std::string_view(s.data(), s.size()); }
 
-std::string Concat(std::initializer_list<std::string_view> parts) {
-  size_t n = 0;
-  for (std::string_view p : parts) n += p.size();
-  std::string out;
-  out.reserve(n);
-  for (std::string_view p : parts) out.append(p);
-  return out;
-}
 
 // Marker layout: 6 bytes, [0] kind, [1] flags, [2..5] errno little-endian.
 constexpr int kMarkerSize = 6;
@@ -270,6 +262,15 @@ constexpr std::string_view kClosedText = "use of closed network connection";
 constexpr std::string_view kTimeoutText = "i/o timeout";
 
 }  // namespace
+
+std::string Concat(std::initializer_list<std::string_view> parts) {
+  size_t n = 0;
+  for (std::string_view p : parts) n += p.size();
+  std::string out;
+  out.reserve(n);
+  for (std::string_view p : parts) out.append(p);
+  return out;
+}
 
 ErrorInfo InfoOf(const absl::Status& s) {
   ErrorInfo info;

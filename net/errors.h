@@ -20,6 +20,7 @@
 #define GONET_NET_ERRORS_H_
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -115,6 +116,9 @@ inline constexpr std::string_view kNoSuchHost = "no such host";
 // "not called from a fiber", kFailedPrecondition: Dial/Listen/Accept/Read/Write
 // outside gonet::Run. Not a Go text (Go has no such state).
 absl::Status MakeNotFiber();
+
+// Joins string pieces with one allocation (shared by the error and address code).
+std::string Concat(std::initializer_list<std::string_view> parts);
 
 // ---- OpError. ----
 
