@@ -4,6 +4,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <climits>
 #include <thread>
 
 #include "absl/base/internal/raw_logging.h"
@@ -107,7 +108,9 @@ int ListenerBacklog() {
     int v = 0;
     if (FILE* f = fopen("/proc/sys/net/core/somaxconn", "r")) {
       long n = 0;
-      if (fscanf(f, "%ld", &n) == 1) v = n > 65535 ? 65535 : static_cast<int>(n);
+      // Go caps values over 65535 at 65535 only on kernels before 4.1 (whose backlog
+      // field was 16 bits); newer kernels take any int and clamp to somaxconn.
+      if (fscanf(f, "%ld", &n) == 1) v = n > INT32_MAX ? INT32_MAX : static_cast<int>(n);
       fclose(f);
     }
     return v <= 0 ? SOMAXCONN : v;
