@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "absl/base/internal/raw_logging.h"
 #include "absl/time/clock.h"
@@ -42,6 +43,21 @@ FdError FdError::FromPoll(PollError e) {
       return Of(Kind::kNotPollable);
   }
   return {};
+}
+
+std::string FdError::DebugString() const {
+  switch (kind) {
+    case Kind::kNone: return "ok";
+    case Kind::kClosing: return "closing";
+    case Kind::kTimeout: return "timeout";
+    case Kind::kNotPollable: return "notpollable";
+    case Kind::kEOF: return "eof";
+    case Kind::kUnexpectedEOF: return "unexpectedeof";
+    case Kind::kNotFiber: return "notfiber";
+    case Kind::kErrno:
+      return std::string("errno:") + (syscall ? syscall : "") + ":" + strerror(err);
+  }
+  return "?";
 }
 
 int64_t DeadlineToMono(absl::Time t) {

@@ -50,6 +50,9 @@ struct FdError {
   const char* syscall = nullptr;
 
   bool ok() const { return kind == Kind::kNone; }
+  // "ok", "closing", "timeout", "notpollable", "eof", "unexpectedeof", "notfiber" or
+  // "errno:<syscall>:<strerror>": for logs and tests (//net renders Go's texts).
+  std::string DebugString() const;
   static FdError Errno(const char* call, int e) { return {Kind::kErrno, e, call}; }
   static FdError Of(Kind k) { return {k, 0, nullptr}; }
   static FdError FromPoll(PollError e);

@@ -32,20 +32,7 @@
 namespace gonet::netfd {
 namespace {
 
-std::string Describe(const FdError& e) {
-  switch (e.kind) {
-    case FdError::Kind::kNone: return "ok";
-    case FdError::Kind::kClosing: return "closing";
-    case FdError::Kind::kTimeout: return "timeout";
-    case FdError::Kind::kNotPollable: return "notpollable";
-    case FdError::Kind::kEOF: return "eof";
-    case FdError::Kind::kUnexpectedEOF: return "unexpectedeof";
-    case FdError::Kind::kNotFiber: return "notfiber";
-    case FdError::Kind::kErrno:
-      return absl::StrCat("errno:", e.syscall ? e.syscall : "", ":", strerror(e.err));
-  }
-  return "?";
-}
+std::string Describe(const FdError& e) { return e.DebugString(); }
 
 // Write("abc") would pass the terminating NUL too (array -> Span); spell the bytes.
 absl::Span<const char> S(absl::string_view s) { return {s.data(), s.size()}; }

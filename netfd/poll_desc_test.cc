@@ -41,20 +41,7 @@ using fiber_internal::MonoNanos;
 
 constexpr int64_t kMs = 1000 * 1000;
 
-std::string Describe(const FdError& e) {
-  switch (e.kind) {
-    case FdError::Kind::kNone: return "ok";
-    case FdError::Kind::kClosing: return "closing";
-    case FdError::Kind::kTimeout: return "timeout";
-    case FdError::Kind::kNotPollable: return "notpollable";
-    case FdError::Kind::kEOF: return "eof";
-    case FdError::Kind::kUnexpectedEOF: return "unexpectedeof";
-    case FdError::Kind::kNotFiber: return "notfiber";
-    case FdError::Kind::kErrno:
-      return absl::StrCat("errno:", e.syscall ? e.syscall : "", ":", strerror(e.err));
-  }
-  return "?";
-}
+std::string Describe(const FdError& e) { return e.DebugString(); }
 
 const char* Describe(PollError e) {
   switch (e) {

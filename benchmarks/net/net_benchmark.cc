@@ -82,12 +82,14 @@ std::pair<int, int> SocketPair() {
   return {sv[0], sv[1]};
 }
 
-bool ReadFull(netfd::NetFD& fd, char* p, size_t n) {
+// Reads exactly n bytes through a NetFD or a net::Conn (both: Read(span) -> {n, err}).
+template <class Reader>
+bool ReadFull(Reader& r, char* p, size_t n) {
   while (n > 0) {
-    netfd::FdResult r = fd.Read(absl::MakeSpan(p, n));
-    if (!r.err.ok()) return false;
-    p += r.n;
-    n -= r.n;
+    auto res = r.Read(absl::MakeSpan(p, n));
+    if (!res.err.ok()) return false;
+    p += res.n;
+    n -= res.n;
   }
   return true;
 }
@@ -189,15 +191,6 @@ ConnPair Connect() {
   return p;
 }
 
-bool ConnReadFull(net::Conn& c, char* p, size_t n) {
-  while (n > 0) {
-    net::IOResult r = c.Read(absl::MakeSpan(p, n));
-    if (!r.err.ok()) return false;
-    p += r.n;
-    n -= r.n;
-  }
-  return true;
-}
 
 void ConnPingPong(benchmark::State& state, bool deadline_per_op) {
   const size_t size = static_cast<size_t>(state.range(0));
@@ -210,7 +203,7 @@ void ConnPingPong(benchmark::State& state, bool deadline_per_op) {
       for (;;) {
         // What real servers do per request: arm a read deadline, read, clear it.
         if (deadline_per_op) p.server->SetReadDeadline(absl::Now() + absl::Seconds(30));
-        if (!ConnReadFull(*p.server, buf.data(), size)) break;
+        if (!ReadFull(*p.server, buf.data(), size)) break;
         if (deadline_per_op) p.server->SetReadDeadline(absl::InfiniteFuture());
         if (!p.server->Write(absl::MakeConstSpan(buf)).err.ok()) break;
       }
@@ -219,7 +212,7 @@ void ConnPingPong(benchmark::State& state, bool deadline_per_op) {
     std::vector<char> buf(size, 'x');
     for (auto _ : state) {
       p.client->Write(absl::MakeConstSpan(buf));
-      ConnReadFull(*p.client, buf.data(), size);
+      ReadFull(*p.client, buf.data(), size);
     }
     p.client->Close();
     wg.Wait();
