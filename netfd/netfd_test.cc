@@ -28,63 +28,25 @@
 #include "fiber/internal/scheduler.h"
 #include "fiber/sync.h"
 #include "gtest/gtest.h"
+#include "netfd/test_util.h"
 
 namespace gonet::netfd {
 namespace {
 
-std::string Describe(const FdError& e) { return e.DebugString(); }
+using test::ClosePair;
+using test::CountOpenFds;
+using test::Describe;
+using test::NewPair;
+using test::Pair;
+using test::RawPair;
+using test::S;
+using test::ShrinkSendBuffer;
 
-// Write("abc") would pass the terminating NUL too (array -> Span); spell the bytes.
-absl::Span<const char> S(absl::string_view s) { return {s.data(), s.size()}; }
 
-int CountOpenFds() {
-  int n = 0;
-  DIR* d = opendir("/proc/self/fd");
-  if (d == nullptr) return -1;
-  while (dirent* e = readdir(d)) {
-    if (e->d_name[0] == '.') continue;
-    // Pipes are not ours to count: a sanitizer's symbolizer opens a pair the first
-    // time it has to name a frame (e.g. to check a suppression).
-    char link[64];
-    std::string path = std::string("/proc/self/fd/") + e->d_name;
-    ssize_t k = readlink(path.c_str(), link, sizeof link - 1);
-    if (k > 0 && std::string(link, static_cast<size_t>(k)).rfind("pipe:", 0) == 0) continue;
-    ++n;
-  }
-  closedir(d);
-  return n - 1;  // the directory stream's own fd
-}
+
 
 bool FdIsOpen(int fd) { return fcntl(fd, F_GETFD) >= 0 || errno != EBADF; }
 
-// A connected pair of registered NetFDs. Fiber only.
-struct Pair {
-  std::unique_ptr<NetFD> a, b;
-};
-Pair NewPair() {
-  Pair p;
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) {
-    ADD_FAILURE() << "socketpair: " << strerror(errno);
-    return p;
-  }
-  p.a = std::make_unique<NetFD>(sv[0], AF_UNIX, SOCK_STREAM, "unix");
-  p.b = std::make_unique<NetFD>(sv[1], AF_UNIX, SOCK_STREAM, "unix");
-  EXPECT_EQ(Describe(p.a->Init()), "ok");
-  EXPECT_EQ(Describe(p.b->Init()), "ok");
-  return p;
-}
-void ClosePair(Pair& p) {
-  if (p.a) {
-    EXPECT_EQ(Describe(p.a->Close()), "ok");
-  }
-  if (p.b) {
-    EXPECT_EQ(Describe(p.b->Close()), "ok");
-  }
-}
-void ShrinkSendBuffer(NetFD* fd) {
-  EXPECT_EQ(Describe(fd->SetSockoptInt(SOL_SOCKET, SO_SNDBUF, 4096)), "ok");
-}
 // Reads until EOF or an error; returns the bytes and the final error.
 std::string ReadAll(NetFD* fd, FdError* last) {
   std::string out;

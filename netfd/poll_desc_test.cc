@@ -31,27 +31,27 @@
 #include "fiber/internal/timer_heap.h"
 #include "fiber/sync.h"
 #include "gtest/gtest.h"
+#include "netfd/test_util.h"
 #include "netfd/netfd.h"
 #include "poller/poller.h"
 
 namespace gonet::netfd {
 namespace {
 
+using test::ClosePair;
+using test::CountOpenFds;
+using test::Describe;
+using test::NewPair;
+using test::Pair;
+using test::RawPair;
+using test::S;
+using test::ShrinkSendBuffer;
+
 using fiber_internal::MonoNanos;
 
 constexpr int64_t kMs = 1000 * 1000;
 
-std::string Describe(const FdError& e) { return e.DebugString(); }
 
-const char* Describe(PollError e) {
-  switch (e) {
-    case PollError::kOk: return "ok";
-    case PollError::kClosing: return "closing";
-    case PollError::kTimeout: return "timeout";
-    case PollError::kNotPollable: return "notpollable";
-  }
-  return "?";
-}
 
 // The epoll token registered for `fd`, read from /proc/self/fdinfo of the runtime's
 // epoll instance ("tfd: N events: X data: TOKEN"). 0 if not registered.
@@ -83,41 +83,8 @@ uintptr_t EpollTokenOf(int fd) {
   return token;
 }
 
-// Write("abc") would pass the terminating NUL too (array -> Span); spell the bytes.
-absl::Span<const char> S(absl::string_view s) { return {s.data(), s.size()}; }
 
-bool RawPair(int sv[2]) {
-  return socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0;
-}
 
-// A connected pair of registered NetFDs. Fiber only.
-struct Pair {
-  std::unique_ptr<NetFD> a, b;
-};
-Pair NewPair() {
-  Pair p;
-  int sv[2];
-  if (!RawPair(sv)) {
-    ADD_FAILURE() << "socketpair: " << strerror(errno);
-    return p;
-  }
-  p.a = std::make_unique<NetFD>(sv[0], AF_UNIX, SOCK_STREAM, "unix");
-  p.b = std::make_unique<NetFD>(sv[1], AF_UNIX, SOCK_STREAM, "unix");
-  EXPECT_TRUE(p.a->Init().ok());
-  EXPECT_TRUE(p.b->Init().ok());
-  return p;
-}
-void ClosePair(Pair& p) {
-  if (p.a) {
-    EXPECT_EQ(Describe(p.a->Close()), "ok");
-  }
-  if (p.b) {
-    EXPECT_EQ(Describe(p.b->Close()), "ok");
-  }
-}
-void ShrinkSendBuffer(NetFD* fd) {
-  EXPECT_TRUE(fd->SetSockoptInt(SOL_SOCKET, SO_SNDBUF, 4096).ok());
-}
 
 class PollDescTest : public testing::TestWithParam<int> {
  protected:

@@ -14,9 +14,10 @@
 //  - Wake() from any thread makes a blocked Wait() return promptly. Wakes coalesce:
 //    many Wake() calls before the next blocking Wait() cost one write(2).
 //
-// Thread safety: Add/Remove/Wake from any thread; Wait from one thread at a time
-// (the fiber scheduler lets only one worker block in it; others poll with timeout 0,
-// which never consumes a pending Wake()).
+// Thread safety: Add/Remove/Wake from any thread. A blocking Wait (timeout != 0) from
+// one thread at a time; non-blocking polls (timeout 0) may run concurrently with it and
+// with each other, and never consume a pending Wake(). (The fiber scheduler lets one
+// idle worker block here while busy workers poll with timeout 0.)
 #ifndef GONET_POLLER_POLLER_H_
 #define GONET_POLLER_POLLER_H_
 
@@ -61,7 +62,8 @@ class Poller {
 
   // Waits up to timeout_ns (< 0: forever, 0: non-blocking poll) and writes at most
   // out.size() events. Returns how many were written; 0 on timeout, on a Wake(), or
-  // on EINTR with a positive timeout. One thread at a time. Any other failure of the
+  // on EINTR with a positive timeout. `out` doubles as the kernel's buffer, so the
+  // call needs no large stack frame. Any other failure of the
   // kernel call is fatal (Go: "runtime: netpoll failed").
   int Wait(int64_t timeout_ns, absl::Span<Event> out);
 

@@ -200,7 +200,7 @@ class Worker {
   std::atomic<uint32_t> tail_{0};
   std::atomic<Fiber*> ring_[kRunQueueSize] = {};
   std::atomic<Fiber*> runnext_{nullptr};
-  bool RunqPutSlow(Fiber* f, uint32_t h, uint32_t t);
+  bool RunqPutSlow(Fiber* f, uint32_t h);
 };
 
 namespace {
@@ -274,7 +274,7 @@ void Worker::RunqPut(Fiber* f) {
       tail_.store(t + 1, std::memory_order_release);
       return;
     }
-    if (RunqPutSlow(f, h, t)) return;
+    if (RunqPutSlow(f, h)) return;
   }
 }
 
@@ -282,9 +282,8 @@ void Worker::RunqPut(Fiber* f) {
 // only. No batch array on the stack (this runs on fiber stacks, which should stay
 // shallow): once the CAS on head succeeds the slots [h, h+n) are ours, and only the
 // owner ever overwrites slots, so they can be read after it.
-bool Worker::RunqPutSlow(Fiber* f, uint32_t h, uint32_t t) {
+bool Worker::RunqPutSlow(Fiber* f, uint32_t h) {
   constexpr uint32_t n = kRunQueueSize / 2;
-  (void)t;
   if (!head_.compare_exchange_strong(h, h + n, std::memory_order_acq_rel)) return false;
   FiberList list;
   for (uint32_t i = 0; i < n; ++i) list.Push(ring_[(h + i) % kRunQueueSize].load(std::memory_order_relaxed));

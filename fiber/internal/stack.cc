@@ -29,7 +29,7 @@ size_t RoundUp(size_t n, size_t to) { return (n + to - 1) / to * to; }
 size_t GuardedBudget() {
   // ThreadSanitizer keeps shadow mappings for every stack address it has seen, even
   // after the stack is unmapped: under TSan, take every stack from the slabs.
-  if (kUnderSanitizer && kUnderTsan) return 0;
+  if (kUnderTsan) return 0;
   long max_maps = 65530;
   std::ifstream f("/proc/sys/vm/max_map_count");
   if (f) f >> max_maps;

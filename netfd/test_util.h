@@ -1,0 +1,90 @@
+// test_util.h: helpers shared by the //netfd tests (socketpair-backed NetFDs, error
+// descriptions, the fd leak count).
+#ifndef GONET_NETFD_TEST_UTIL_H_
+#define GONET_NETFD_TEST_UTIL_H_
+
+#include <dirent.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "gtest/gtest.h"
+#include "netfd/netfd.h"
+#include "netfd/poll_desc.h"
+
+namespace gonet::netfd::test {
+
+inline std::string Describe(const FdError& e) { return e.DebugString(); }
+
+inline const char* Describe(PollError e) {
+  switch (e) {
+    case PollError::kOk: return "ok";
+    case PollError::kClosing: return "closing";
+    case PollError::kTimeout: return "timeout";
+    case PollError::kNotPollable: return "notpollable";
+  }
+  return "?";
+}
+
+// Write("abc") would pass the terminating NUL too (array -> Span); spell the bytes.
+inline absl::Span<const char> S(absl::string_view s) { return {s.data(), s.size()}; }
+
+// Open fds of this process, without the directory stream's own and without pipes
+// (a sanitizer's symbolizer opens a pair the first time it names a frame).
+inline int CountOpenFds() {
+  int n = 0;
+  DIR* d = opendir("/proc/self/fd");
+  if (d == nullptr) return -1;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    char link[64];
+    std::string path = std::string("/proc/self/fd/") + e->d_name;
+    ssize_t k = readlink(path.c_str(), link, sizeof link - 1);
+    if (k > 0 && std::string(link, static_cast<size_t>(k)).rfind("pipe:", 0) == 0) continue;
+    ++n;
+  }
+  closedir(d);
+  return n - 1;
+}
+
+inline bool RawPair(int sv[2]) {
+  return socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0;
+}
+
+// A connected pair of registered NetFDs. Fiber only.
+struct Pair {
+  std::unique_ptr<NetFD> a, b;
+};
+
+inline Pair NewPair() {
+  Pair p;
+  int sv[2];
+  if (!RawPair(sv)) {
+    ADD_FAILURE() << "socketpair: " << strerror(errno);
+    return p;
+  }
+  p.a = std::make_unique<NetFD>(sv[0], AF_UNIX, SOCK_STREAM, "unix");
+  p.b = std::make_unique<NetFD>(sv[1], AF_UNIX, SOCK_STREAM, "unix");
+  EXPECT_EQ(Describe(p.a->Init()), "ok");
+  EXPECT_EQ(Describe(p.b->Init()), "ok");
+  return p;
+}
+
+inline void ClosePair(Pair& p) {
+  if (p.a) EXPECT_EQ(Describe(p.a->Close()), "ok");
+  if (p.b) EXPECT_EQ(Describe(p.b->Close()), "ok");
+}
+
+inline void ShrinkSendBuffer(NetFD* fd) {
+  EXPECT_EQ(Describe(fd->SetSockoptInt(SOL_SOCKET, SO_SNDBUF, 4096)), "ok");
+}
+
+}  // namespace gonet::netfd::test
+
+#endif  // GONET_NETFD_TEST_UTIL_H_
