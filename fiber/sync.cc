@@ -117,11 +117,12 @@ void CondVar::Wait(Mutex* mu) {
   if (self == nullptr) ABSL_RAW_LOG(FATAL, "gonet::fiber::CondVar::Wait outside a fiber");
   self->wait_result = 0;
   fiber_internal::Park([this, mu](Fiber* f) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    Mutex* const user_mu = mu;  // copied off the closure before f becomes signalable
     {
       SpinLockHolder l(&mu_);
       waiters_.Push(f);
     }
-    mu->Unlock();
+    user_mu->Unlock();
     return true;
   });
   mu->Lock();
@@ -152,12 +153,16 @@ bool CondVar::WaitWithTimeout(Mutex* mu, absl::Duration d) {
   timer.ctx = &to;
   self->wait_result = 0;
   fiber_internal::Park([&](Fiber* f) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    // Once f is on the list and mu_ is released, a Signal may resume f, whose frame
+    // holds this closure and the timer: copy what is needed first, and arm the timer
+    // while f cannot be signaled yet (under mu_, which Signal needs to pop f).
+    Mutex* const user_mu = mu;
     {
       SpinLockHolder l(&mu_);
       waiters_.Push(f);
+      fiber_internal::ResetTimer(&timer, when);
     }
-    fiber_internal::ResetTimer(&timer, when);
-    mu->Unlock();
+    user_mu->Unlock();
     return true;
   });
   // The timer lives on this stack: make sure its callback is not running before return.

@@ -105,7 +105,9 @@ bool InFiber();
 // runs; it publishes `self` where a waker will find it (and releases the locks the
 // caller held). If commit returns false the fiber is made runnable again at once
 // (Go's gopark unlockf). Anything that may Ready() this fiber must become visible only
-// inside commit. Fiber only.
+// inside commit. Once commit has made `self` visible to a waker, `self` may run again
+// at once and its frame (which holds the commit closure) may be gone: copy what the
+// rest of commit needs into locals first. Fiber only.
 void Park(absl::FunctionRef<bool(Fiber*)> commit);
 
 // Makes a parked fiber runnable. Any thread. From a worker it goes to that worker's
