@@ -13,6 +13,8 @@ void Run(absl::AnyInvocable<void() &&> main, RuntimeOptions opts) {
 
 void Go(absl::AnyInvocable<void() &&> fn) { fiber_internal::Spawn(std::move(fn)); }
 
+int NumFibers() { return fiber_internal::NumFibers(); }
+
 void Yield() { fiber_internal::YieldFiber(); }
 
 void Sleep(absl::Duration d) {

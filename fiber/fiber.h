@@ -16,8 +16,25 @@
 //    before main returns (close conns, join with a WaitGroup);
 //  - a fiber still running on another worker (no park, no yield) is waited for: Run
 //    returns once every worker has reached a scheduling point.
+// Shutdown with parked fibers (a Go process never meets this: it exits). What an
+// abandoned fiber holds is never released by it: a lock it owns stays locked, a
+// reference it holds on a socket (a parked Accept, Read or Write) is never dropped.
+// So, once Run has returned:
+//  - Close() and the destructors of net's Conn and Listener never wait for abandoned
+//    fibers: they close the descriptor at once, from any thread (also from a fiber of a
+//    later Run). A plain thread already blocked in Close() when Run ends is released.
+//  - A socket that only an abandoned fiber could reach (a Dial still connecting) is
+//    closed by Run itself, before it returns; no descriptor leaks.
+//  - fiber::Mutex, CondVar, WaitGroup and Channel objects that abandoned fibers wait on
+//    must not be used again (their wait queues name fibers that no longer exist).
 // Run() may be called again after it returns (tests call it thousands of times), but
 // only one Run may be active in a process at a time, and never from inside a fiber.
+//
+// Exceptions: the C++ exception state (the caught-exception stack, what `throw;` and
+// std::current_exception() see, and std::uncaught_exceptions()) belongs to each fiber
+// and travels with it across parks and threads: a fiber may park inside a catch block.
+// An exception that escapes a fiber's function kills the process with
+// "fiber N: uncaught exception: <what()>" (Go: an unrecovered panic).
 //
 // Scheduling: a fiber runs until it parks (sync objects, channels, I/O, Sleep), calls
 // Yield(), or returns; there is no preemption, so a CPU-bound loop should Yield().
@@ -52,8 +69,14 @@ struct RuntimeOptions {
 // Also raises the soft RLIMIT_NOFILE to the hard limit (as Go 1.19 does at startup).
 void Run(absl::AnyInvocable<void() &&> main, RuntimeOptions opts = {});
 
-// Starts a new fiber (goroutine). Only valid inside Run (fatal otherwise).
+// Starts a new fiber (goroutine). Only valid while a Run is active (fatal otherwise:
+// "gonet::Go called outside gonet::Run"). Any thread may call it, a plain thread too,
+// also while Run is ending (the fiber is then abandoned with the others).
 void Go(absl::AnyInvocable<void() &&> fn);
+
+// Live fibers of the active Run, the caller included (Go's runtime.NumGoroutine);
+// 0 when no Run is active. Any thread.
+int NumFibers();
 
 // Lets other runnable fibers run; returns at once if there are none. Outside a fiber
 // it yields the thread.

@@ -1,8 +1,6 @@
 // Go's internal/poll fdMutex, re-implemented for fibers (see fd_mutex.h).
 #include "netfd/fd_mutex.h"
 
-#include <thread>
-
 #include "absl/base/internal/raw_logging.h"
 
 namespace gonet::netfd {
@@ -15,31 +13,57 @@ constexpr const char* kOverflow =
     "too many concurrent operations on a single file or socket (max 1048575)";
 }
 
-void FiberSema::Acquire() {
+void FiberSema::Acquire() { (void)AcquireUnlessAbandoned(0); }
+
+bool FiberSema::AcquireUnlessAbandoned(uint64_t holders_generation) {
   Fiber* self = fiber_internal::CurrentFiber();
   mu_.Lock();
   if (count_ > 0) {
     --count_;
     mu_.Unlock();
-    return;
-  }
-  if (self == nullptr) {
-    // A plain thread (e.g. Close() from outside Run): wait for a token, yielding.
-    thread_waiters_.fetch_add(1, std::memory_order_acq_rel);
-    mu_.Unlock();
-    for (;;) {
-      uint32_t t = thread_tokens_.load(std::memory_order_acquire);
-      if (t > 0 && thread_tokens_.compare_exchange_weak(t, t - 1, std::memory_order_acq_rel)) break;
-      std::this_thread::yield();
-    }
-    return;
-  }
-  waiters_generation_ = fiber_internal::CurrentRuntimeGeneration();
-  waiters_.Push(self);
-  fiber_internal::Park([this](Fiber*) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    mu_.Unlock();
     return true;
+  }
+  // A fiber of another Run must not park here: the releasers belong to the Run of
+  // holders_generation, and a wake-up from them would name a fiber of the wrong Run.
+  if (self != nullptr && (holders_generation == 0 ||
+                          holders_generation == fiber_internal::CurrentRuntimeGeneration())) {
+    waiters_generation_ = fiber_internal::CurrentRuntimeGeneration();
+    waiters_.Push(self);
+    fiber_internal::Park([this](Fiber*) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      mu_.Unlock();
+      return true;
+    });
+    return true;
+  }
+  // A plain thread (e.g. Close() from outside Run): block until a Release hands us a
+  // token, or until the holders' Run has ended (then nobody will ever release).
+  thread_waiters_.fetch_add(1, std::memory_order_acq_rel);
+  mu_.Unlock();
+  bool abandoned = false;
+  auto take_token = [this] {
+    uint32_t t = thread_tokens_.load(std::memory_order_acquire);
+    while (t > 0) {
+      if (thread_tokens_.compare_exchange_weak(t, t - 1, std::memory_order_acq_rel)) return true;
+    }
+    return false;
+  };
+  fiber_internal::ThreadWaitUntil([&] {
+    if (take_token()) return true;
+    abandoned = holders_generation != 0 && !fiber_internal::RuntimeRunning(holders_generation);
+    return abandoned;
   });
+  if (!abandoned) return true;
+  {
+    SpinLockHolder l(&mu_);
+    if (thread_waiters_.load(std::memory_order_relaxed) > 0) {
+      // Still registered: no Release picked us, so none will; leave.
+      thread_waiters_.fetch_sub(1, std::memory_order_acq_rel);
+      return false;
+    }
+  }
+  // A Release already claimed us and is about to publish the token: take it.
+  fiber_internal::ThreadWaitUntil(take_token);
+  return true;
 }
 
 void FiberSema::Release() {
@@ -63,9 +87,13 @@ void FiberSema::Release() {
       }
     }
   }
-  // The token is published after the unlock, as the very last access to *this: the
-  // thread it releases may destroy the object (e.g. Close() then delete) at once.
-  if (thread_token) thread_tokens_.fetch_add(1, std::memory_order_acq_rel);
+  if (thread_token) {
+    // The token is the very last access to *this: the thread it releases may destroy
+    // the object (Close() then delete) at once. The notification touches only
+    // process-wide state.
+    thread_tokens_.fetch_add(1, std::memory_order_acq_rel);
+    fiber_internal::NotifyThreadWaiters();
+  }
   if (wake != nullptr) {
     fiber_internal::FiberList l;
     l.Push(wake);

@@ -27,10 +27,18 @@
 namespace gonet::netfd {
 
 // A counting semaphore that parks fibers (Go's runtime semacquire/semrelease).
-// Acquire outside a fiber blocks the thread (yielding), for Close() from plain threads.
+// Acquire outside a fiber blocks the thread (a condition variable, never a spin), for
+// Close() from plain threads.
 class FiberSema {
  public:
   void Acquire();
+  // Acquire for a waiter that must not wait forever on holders that were abandoned:
+  // holders_generation is the Run whose fibers would Release (0 = unknown, wait
+  // forever). Returns false, without a token, once that Run has ended with nobody
+  // having released. A fiber of another Run (or a plain thread) blocks its thread
+  // instead of parking.
+  bool AcquireUnlessAbandoned(uint64_t holders_generation);
+  // Any thread. A released plain-thread waiter may destroy the semaphore at once.
   void Release();
 
  private:
@@ -40,7 +48,10 @@ class FiberSema {
   // The runtime the queued fibers belong to: a Release after that Run returned must
   // not touch them (they were abandoned with it).
   uint64_t waiters_generation_ ABSL_GUARDED_BY(mu_) = 0;
-  std::atomic<uint32_t> thread_tokens_{0};  // releases meant for thread (non-fiber) waiters
+  // Plain-thread waiters: thread_waiters_ counts those registered (changed under mu_);
+  // a Release that finds no fiber waiter takes one off it and adds a token to
+  // thread_tokens_ (outside mu_, as its last access), which a waiter consumes.
+  std::atomic<uint32_t> thread_tokens_{0};
   std::atomic<uint32_t> thread_waiters_{0};
 };
 

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <mutex>
 
 #include "absl/base/internal/raw_logging.h"
 #include "absl/time/clock.h"
@@ -30,6 +31,60 @@ inline ssize_t RawSend(int fd, const void* p, size_t n) {
   return syscall(SYS_sendto, fd, p, n, MSG_NOSIGNAL, nullptr, 0);
 }
 }  // namespace
+
+// Sockets inside Connect(): the only NetFDs no user can reach yet, so the only ones a
+// Run that ends with the dialing fiber parked must close itself (fiber.h, "Shutdown
+// with parked fibers"). A fiber registers its NetFD before it first parks in Connect
+// and unregisters it before Connect returns; the runtime's teardown hook (after every
+// worker stopped, so no registered fiber can run again) closes those left of its Run.
+// std::mutex, not absl::Mutex: TSan must see it (Debian's Abseil is uninstrumented).
+class NetFD::ConnectRegistry {
+ public:
+  static ConnectRegistry& Get() {
+    static ConnectRegistry* r = new ConnectRegistry;  // never destroyed: threads may outlive main
+    return *r;
+  }
+  void Add(NetFD* fd) {
+    std::lock_guard<std::mutex> l(mu_);
+    fd->connecting_prev_ = nullptr;
+    fd->connecting_next_ = head_;
+    if (head_ != nullptr) head_->connecting_prev_ = fd;
+    head_ = fd;
+  }
+  void Remove(NetFD* fd) {
+    std::lock_guard<std::mutex> l(mu_);
+    Unlink(fd);
+  }
+  static void Teardown(uint64_t generation) {
+    ConnectRegistry& r = Get();
+    std::lock_guard<std::mutex> l(r.mu_);
+    for (NetFD* fd = r.head_; fd != nullptr;) {
+      NetFD* next = fd->connecting_next_;
+      if (fd->generation_ == generation) {
+        r.Unlink(fd);
+        // Its fiber is abandoned inside Connect and holds no fdMutex reference (Connect
+        // takes none): mark it closed and close the socket. The NetFD object itself
+        // stays, owned by the abandoned fiber, which never runs again.
+        if (fd->fdmu_.IncRefAndClose()) {
+          if (fd->pd_ != nullptr) fd->pd_->Evict();
+          fd->Destroy();
+        }
+      }
+      fd = next;
+    }
+  }
+
+ private:
+  ConnectRegistry() { fiber_internal::AddTeardownHook(&ConnectRegistry::Teardown); }
+  void Unlink(NetFD* fd) {
+    if (fd->connecting_prev_ != nullptr) fd->connecting_prev_->connecting_next_ = fd->connecting_next_;
+    else if (head_ == fd) head_ = fd->connecting_next_;
+    if (fd->connecting_next_ != nullptr) fd->connecting_next_->connecting_prev_ = fd->connecting_prev_;
+    fd->connecting_prev_ = fd->connecting_next_ = nullptr;
+  }
+  std::mutex mu_;
+  NetFD* head_ = nullptr;  // guarded by mu_, as are every NetFD's connecting_prev_/next_
+};
 
 FdError FdError::FromPoll(PollError e) {
   switch (e) {
@@ -80,7 +135,11 @@ FdError NetFD::Socket(int family, int sotype, int proto, std::string net,
 }
 
 NetFD::NetFD(int sysfd, int family, int sotype, std::string net)
-    : sysfd_(sysfd), family_(family), sotype_(sotype), net_(std::move(net)) {}
+    : sysfd_(sysfd),
+      family_(family),
+      sotype_(sotype),
+      net_(std::move(net)),
+      generation_(fiber_internal::CurrentRuntimeGeneration()) {}
 
 NetFD::~NetFD() {
   if (!destroyed_.load(std::memory_order_acquire)) (void)Close();
@@ -88,6 +147,7 @@ NetFD::~NetFD() {
 
 FdError NetFD::Init() {
   if (!fiber_internal::InFiber() && fiber_internal::Procs() == 0) return FdError::Of(FdError::Kind::kNotFiber);
+  if (generation_ == 0) generation_ = fiber_internal::CurrentRuntimeGeneration();
   absl::Status s = PollDesc::Open(sysfd_, &pd_);
   if (!s.ok()) {
     pd_ = nullptr;
@@ -99,6 +159,9 @@ FdError NetFD::Init() {
 }
 
 void NetFD::Destroy() {
+  // Once: the last reference's release and a Close() that gave up on abandoned holders
+  // could otherwise both get here.
+  if (destroy_claimed_.exchange(true, std::memory_order_acq_rel)) return;
   // EPOLL_CTL_DEL strictly before close(2); close is never retried on EINTR.
   if (pd_ != nullptr) {
     pd_->Close();
@@ -142,15 +205,19 @@ PollError NetFD::PrepareRead(bool* skip) {
 PollError NetFD::WaitFor(int mode) { return pd_ ? pd_->Wait(mode) : PollError::kNotPollable; }
 
 FdResult NetFD::Read(absl::Span<char> p) {
+  if (!fiber_internal::InFiber()) {
+    // A plain thread never waits for the read lock: closed -> kClosing, an empty
+    // buffer -> (0, ok), else kNotFiber.
+    if (!fdmu_.IncRef()) return {0, FdError::Of(FdError::Kind::kClosing)};
+    DecRef();
+    if (p.empty()) return {};
+    return {0, FdError::Of(FdError::Kind::kNotFiber)};
+  }
   if (FdError e = ReadLock(); !e.ok()) return {0, e};
   FdResult r;
   if (p.empty()) {  // no syscall, even at EOF
     ReadUnlock();
     return r;
-  }
-  if (!fiber_internal::InFiber()) {
-    ReadUnlock();
-    return {0, FdError::Of(FdError::Kind::kNotFiber)};
   }
   const bool stream = sotype_ == SOCK_STREAM;
   bool skip = false;
@@ -198,11 +265,15 @@ FdResult NetFD::Read(absl::Span<char> p) {
 }
 
 FdResult NetFD::Write(absl::Span<const char> p) {
-  if (FdError e = WriteLock(); !e.ok()) return {0, e};
   if (!fiber_internal::InFiber()) {
-    WriteUnlock();
-    return {0, FdError::Of(FdError::Kind::kNotFiber)};
+    // As in Read: closed -> kClosing, else kNotFiber; never wait for the lock.
+    if (fdmu_.IncRef()) {
+      DecRef();
+      return {0, FdError::Of(FdError::Kind::kNotFiber)};
+    }
+    return {0, FdError::Of(FdError::Kind::kClosing)};
   }
+  if (FdError e = WriteLock(); !e.ok()) return {0, e};
   if (PollError pe = Prepare('w'); pe != PollError::kOk) {
     WriteUnlock();
     return {0, FdError::FromPoll(pe)};
@@ -238,12 +309,15 @@ FdResult NetFD::Write(absl::Span<const char> p) {
 }
 
 FdError NetFD::Accept(int* newfd, sockaddr_storage* rsa, socklen_t* rsalen) {
+  if (!fiber_internal::InFiber()) {
+    if (fdmu_.IncRef()) {
+      DecRef();
+      return FdError::Of(FdError::Kind::kNotFiber);
+    }
+    return FdError::Of(FdError::Kind::kClosing);
+  }
   if (FdError e = ReadLock(); !e.ok()) return e;
   FdError err;
-  if (!fiber_internal::InFiber()) {
-    ReadUnlock();
-    return FdError::Of(FdError::Kind::kNotFiber);
-  }
   if (PollError pe = Prepare('r'); pe != PollError::kOk) {
     ReadUnlock();
     return FdError::FromPoll(pe);
@@ -314,6 +388,7 @@ FdError NetFD::Connect(const sockaddr* sa, socklen_t len, int64_t deadline) {
   }
   if (FdError ie = Init(); !ie.ok()) return ie;
   if (deadline > 0) pd_->SetDeadline(deadline, 'w');
+  ConnectRegistry::Get().Add(this);
   FdError result;
   for (;;) {
     // Go's WaitWrite: no prepare and no write lock; the fd is not visible to users yet.
@@ -339,6 +414,7 @@ FdError NetFD::Connect(const sockaddr* sa, socklen_t len, int64_t deadline) {
     if (getpeername(sysfd_, reinterpret_cast<sockaddr*>(&peer), &pl) == 0) break;
     // Spurious wake-up: not connected yet, wait again.
   }
+  ConnectRegistry::Get().Remove(this);
   if (deadline > 0) pd_->SetDeadline(0, 'w');
   return result;
 }
@@ -349,8 +425,10 @@ FdError NetFD::Close() {
   // IncRefAndClose.
   if (pd_ != nullptr) pd_->Evict();
   DecRef();
-  // Wait until whoever dropped the last reference has closed the OS fd.
-  csema_.Acquire();
+  // Wait until whoever dropped the last reference has closed the OS fd. If this fd's
+  // Run has ended, references held by its abandoned fibers are never dropped: close it
+  // here (fiber.h, "Shutdown with parked fibers").
+  if (!csema_.AcquireUnlessAbandoned(generation_)) Destroy();
   return {};
 }
 
@@ -383,8 +461,12 @@ FdError NetFD::SetSockoptInt(int level, int name, int value) {
 
 FdError NetFD::Control(absl::FunctionRef<void(int fd)> f) {
   if (!fdmu_.IncRef()) return FdError::Of(FdError::Kind::kClosing);
+  // f is user code: release the reference however it leaves (Go: defer decref).
+  struct Release {
+    NetFD* fd;
+    ~Release() { fd->DecRef(); }
+  } release{this};
   f(sysfd_);
-  DecRef();
   return {};
 }
 

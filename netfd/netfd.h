@@ -11,6 +11,11 @@
 //   Close  marks the fd closed, wakes every waiter (they fail with kClosing), and
 //          returns once the last in-flight operation has left and close(2) ran (that
 //          may be this call or the last operation's unlock). Second Close: kClosing.
+//          Once the Run the fd was made in has ended, Close no longer waits for
+//          operations its abandoned fibers were parked in: it closes the fd at once.
+//          A plain thread waiting in Close blocks (never spins) and is released when
+//          that Run ends. A socket still inside Connect when its Run ends is closed by
+//          the Run's teardown.
 //
 // Errors come back as FdError (kind + errno + syscall name); //net turns them into
 // Go's OpError texts. Methods that touch the fd hold a reference (FdMutex) for their
@@ -99,6 +104,7 @@ class NetFD {
   FdError SetSockoptInt(int level, int name, int value);
   FdError SetSockopt(int level, int name, const void* v, socklen_t len);
   // Runs f(fd) holding a reference: a concurrent Close waits for it. kClosing if closed.
+  // Exception-safe: if f throws, the reference is released and the exception propagates.
   FdError Control(absl::FunctionRef<void(int fd)> f);
 
   int family() const { return family_; }
@@ -108,6 +114,7 @@ class NetFD {
   int sysfd_for_test() const { return sysfd_; }
 
  private:
+  class ConnectRegistry;
   void Destroy();
   FdError ReadLock();
   void ReadUnlock();
@@ -122,10 +129,17 @@ class NetFD {
   const int family_;
   const int sotype_;
   const std::string net_;
+  // The Run whose fibers use this fd (0: made outside any Run and not yet Init'ed).
+  // Written at construction or by Init, before the fd is shared.
+  uint64_t generation_;
   FdMutex fdmu_;
   PollDesc* pd_ = nullptr;    // set by Init; released by Destroy
+  std::atomic<bool> destroy_claimed_{false};  // Destroy runs once
   std::atomic<bool> destroyed_{false};
   FiberSema csema_;           // Close waits here until Destroy ran (Go: csema)
+  // ConnectRegistry's list, guarded by its mutex.
+  NetFD* connecting_prev_ = nullptr;
+  NetFD* connecting_next_ = nullptr;
 };
 
 }  // namespace gonet::netfd

@@ -5,6 +5,7 @@
 // fiber (the worker's scheduler stack is entered only to go idle).
 #include "fiber/internal/scheduler.h"
 
+#include <cxxabi.h>
 #include <linux/futex.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -14,6 +15,7 @@
 #include <cstdio>
 #include <mutex>
 #include <cstring>
+#include <exception>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -53,6 +55,28 @@ class Semaphore {
 
 std::atomic<NetpollHandler> g_netpoll_handler{nullptr};
 std::atomic<uint64_t> g_generation{0};
+// The generation of the active Run, 0 when none. Set before its workers start, cleared
+// after they all stopped (so "not running" means none of its fibers can run again).
+std::atomic<uint64_t> g_running_generation{0};
+
+// The calling thread's exception state (see ExceptionState in scheduler.h). Both
+// libstdc++ and libc++abi lay __cxa_eh_globals out as {caughtExceptions,
+// uncaughtExceptions}; ARM EHABI adds a third field after them, which fibers never
+// need to carry (it is only used while an exception propagates, never across a park).
+ExceptionState* ThreadExceptionState() {
+  return reinterpret_cast<ExceptionState*>(abi::__cxa_get_globals());
+}
+
+// Plain-thread waiting (ThreadWaitUntil). std::mutex so that TSan sees it.
+std::mutex g_thread_wait_mu;
+std::condition_variable g_thread_wait_cv;
+// Threads inside ThreadWaitUntil. Ordering: a waiter increments it, then (seq_cst)
+// evaluates its predicate; a notifier publishes its change, then (seq_cst) loads it.
+// So either the notifier sees the waiter, or the waiter's predicate sees the change.
+std::atomic<int> g_thread_waiters{0};
+
+constexpr int kMaxTeardownHooks = 4;
+std::atomic<TeardownHook> g_teardown_hooks[kMaxTeardownHooks] = {};
 
 }  // namespace
 
@@ -170,6 +194,8 @@ class Worker {
   const int index;
   Context g0_ctx;
   SanitizerContext g0_san;
+  ExceptionState g0_eh;                    // the scheduler stack's own (always empty)
+  ExceptionState* eh_globals = nullptr;    // this thread's live exception state
   Fiber* current = nullptr;  // running fiber; nullptr on the scheduler stack
 
   // What the context we switch to must do first, on its own stack, once the switching
@@ -236,6 +262,10 @@ void SwitchTo(Worker* w, Fiber* from, Fiber* to, bool from_dying) {
   SanitizerContext* fs = from ? &from->san : &w->g0_san;
   Context* tc = to ? &to->ctx : &w->g0_ctx;
   SanitizerContext* ts = to ? &to->san : &w->g0_san;
+  // The exception state travels with the fiber: park ours, install theirs.
+  ExceptionState* thread_eh = w->eh_globals;
+  *(from ? &from->eh : &w->g0_eh) = *thread_eh;
+  *thread_eh = *(to ? &to->eh : &w->g0_eh);
   w->current = to;
   SanitizerStartSwitch(fs, ts, from_dying);
   SwitchContext(fc, tc);
@@ -248,9 +278,16 @@ void FiberEntry(void* arg) {
   Fiber* self = static_cast<Fiber*>(arg);
   SanitizerFinishSwitch(&self->san);
   CurrentWorker()->RunAfterSwitch();
-  {
+  try {
     absl::AnyInvocable<void() &&> fn = std::move(self->fn);
     std::move(fn)();
+  } catch (const std::exception& e) {
+    // Go: a panic nobody recovers kills the program, naming the goroutine.
+    ABSL_RAW_LOG(FATAL, "fiber %llu: uncaught exception: %s",
+                 static_cast<unsigned long long>(self->id), e.what());
+  } catch (...) {
+    ABSL_RAW_LOG(FATAL, "fiber %llu: uncaught exception (not a std::exception)",
+                 static_cast<unsigned long long>(self->id));
   }
   Worker* w = CurrentWorker();
   w->after = Worker::After::kFree;
@@ -421,6 +458,7 @@ Fiber* Runtime::NewFiber(absl::AnyInvocable<void() &&> fn) {
   f->id = next_id.fetch_add(1, std::memory_order_relaxed);
   f->fn = std::move(fn);
   f->next = nullptr;
+  f->eh = ExceptionState{};
   // The canary occupies the lowest word; the usable stack starts above it.
   MakeContext(&f->ctx, f->stack.lo + 64, f->stack.size - 64, &FiberEntry, f);
   SanitizerCreateFiber(&f->san, f->stack.lo, f->stack.size);
@@ -729,6 +767,7 @@ void Worker::RunAfterSwitch() {
 
 void Worker::ThreadMain() {
   t_worker = this;
+  eh_globals = ThreadExceptionState();
   void* alt = SetUpAltStack();
   SanitizerAdoptThread(&g0_san);
   for (;;) {
@@ -869,35 +908,84 @@ void YieldFiber() {
 }
 
 namespace {
-Runtime* CurrentRuntime() {
-  Worker* w = CurrentWorker();
-  if (w != nullptr) return w->rt;
-  return g_runtime.load(std::memory_order_acquire);
+// Runs op(runtime) with the runtime this thread may act on: a worker's own, or for a
+// foreign thread the active one, held alive (g_runtime_mu) for op's duration so that a
+// Run ending meanwhile cannot free it under op. op gets nullptr when no Run is active.
+template <class Op>
+auto WithRuntime(Op op) {
+  if (Worker* w = CurrentWorker()) return op(w->rt);
+  std::lock_guard<std::mutex> l(g_runtime_mu);
+  return op(g_runtime.load(std::memory_order_acquire));
 }
 }  // namespace
 
+bool TrySpawn(absl::AnyInvocable<void() &&>& fn) {
+  if (Worker* w = CurrentWorker()) {
+    Ready(w->rt->NewFiber(std::move(fn)));
+    return true;
+  }
+  // A foreign thread: the runtime may be ending right now. Holding g_runtime_mu keeps
+  // it from being retracted and freed until the fiber is queued (it is then abandoned
+  // with the others if the Run is past its end).
+  std::lock_guard<std::mutex> l(g_runtime_mu);
+  Runtime* rt = g_runtime.load(std::memory_order_acquire);
+  if (rt == nullptr) return false;
+  Ready(rt->NewFiber(std::move(fn)));
+  return true;
+}
+
 void Spawn(absl::AnyInvocable<void() &&> fn) {
-  Worker* w = CurrentWorker();
-  Runtime* rt = w ? w->rt : g_runtime.load(std::memory_order_acquire);
-  if (rt == nullptr) ABSL_RAW_LOG(FATAL, "gonet::Go called outside gonet::Run");
-  Fiber* f = rt->NewFiber(std::move(fn));
-  Ready(f);
+  if (!TrySpawn(fn)) ABSL_RAW_LOG(FATAL, "gonet::Go called outside gonet::Run");
+}
+
+bool RuntimeRunning(uint64_t generation) {
+  return generation != 0 && g_running_generation.load(std::memory_order_acquire) == generation;
+}
+
+void AddTeardownHook(TeardownHook hook) {
+  for (auto& h : g_teardown_hooks) {
+    TeardownHook expected = nullptr;
+    if (h.load(std::memory_order_acquire) == hook) return;
+    if (h.compare_exchange_strong(expected, hook, std::memory_order_acq_rel)) return;
+    if (expected == hook) return;
+  }
+  ABSL_RAW_LOG(FATAL, "runtime: too many teardown hooks");
+}
+
+void ThreadWaitUntil(absl::FunctionRef<bool()> pred) {
+  g_thread_waiters.fetch_add(1, std::memory_order_seq_cst);
+  {
+    std::unique_lock<std::mutex> l(g_thread_wait_mu);
+    while (!pred()) g_thread_wait_cv.wait(l);
+  }
+  g_thread_waiters.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void NotifyThreadWaiters() {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (g_thread_waiters.load(std::memory_order_relaxed) == 0) return;
+  // Taking the lock orders this notify after a waiter's predicate check that missed
+  // the change: that waiter is then inside wait() and gets the notification.
+  { std::lock_guard<std::mutex> l(g_thread_wait_mu); }
+  g_thread_wait_cv.notify_all();
 }
 
 void ResetTimer(Timer* t, int64_t when) {
-  Runtime* rt = CurrentRuntime();
-  if (rt == nullptr) return;  // no runtime: nothing will ever wait on it
-  if (rt->timers.Reset(t, when)) rt->MaybeWakePoller(when);
+  WithRuntime([&](Runtime* rt) {
+    if (rt == nullptr) return;  // no runtime: nothing will ever wait on it
+    if (rt->timers.Reset(t, when)) rt->MaybeWakePoller(when);
+  });
 }
 
 bool DeleteTimer(Timer* t) {
-  Runtime* rt = CurrentRuntime();
-  return rt != nullptr && rt->timers.Delete(t);
+  return WithRuntime([&](Runtime* rt) { return rt != nullptr && rt->timers.Delete(t); });
 }
 
+// DeleteTimerSync waits (yielding) only while the timer's callback runs; callbacks are
+// the runtime's own and never block (they collect fibers to wake), so that wait is a
+// few instructions long.
 bool DeleteTimerSync(Timer* t) {
-  Runtime* rt = CurrentRuntime();
-  return rt != nullptr && rt->timers.DeleteSync(t);
+  return WithRuntime([&](Runtime* rt) { return rt != nullptr && rt->timers.DeleteSync(t); });
 }
 
 void SleepUntilMono(int64_t deadline) {
@@ -917,11 +1005,12 @@ void SleepUntilMono(int64_t deadline) {
 void SetNetpollHandler(NetpollHandler h) { g_netpoll_handler.store(h, std::memory_order_release); }
 
 absl::Status NetpollAdd(int fd, uintptr_t token) {
-  Runtime* rt = CurrentRuntime();
-  if (rt == nullptr) return absl::FailedPreconditionError("not called from a fiber");
-  absl::Status s = rt->poller->Add(fd, token);
-  if (s.ok()) rt->netpoll_fds.fetch_add(1, std::memory_order_relaxed);
-  return s;
+  return WithRuntime([&](Runtime* rt) {
+    if (rt == nullptr) return absl::FailedPreconditionError("not called from a fiber");
+    absl::Status s = rt->poller->Add(fd, token);
+    if (s.ok()) rt->netpoll_fds.fetch_add(1, std::memory_order_relaxed);
+    return s;
+  });
 }
 
 absl::Status NetpollRemove(int fd, uint64_t generation) {
@@ -939,20 +1028,26 @@ absl::Status NetpollRemove(int fd, uint64_t generation) {
 }
 
 uint64_t CurrentRuntimeGeneration() {
-  Runtime* rt = CurrentRuntime();
-  return rt ? rt->generation : 0;
+  if (Worker* w = CurrentWorker()) return w->rt->generation;
+  return g_running_generation.load(std::memory_order_acquire);
 }
 
 int Procs() {
-  Runtime* rt = CurrentRuntime();
-  return rt ? rt->procs : 0;
+  return WithRuntime([](Runtime* rt) { return rt ? rt->procs : 0; });
 }
 
 RuntimeStats GetRuntimeStats() {
-  Runtime* rt = CurrentRuntime();
-  if (rt == nullptr) return RuntimeStats{};
-  return RuntimeStats{rt->created.load(), rt->live.load(), rt->steals.load(),
-                      rt->polls_blocking.load()};
+  return WithRuntime([](Runtime* rt) {
+    if (rt == nullptr) return RuntimeStats{};
+    return RuntimeStats{rt->created.load(), rt->live.load(), rt->steals.load(),
+                        rt->polls_blocking.load()};
+  });
+}
+
+int NumFibers() {
+  return WithRuntime([](Runtime* rt) {
+    return rt ? static_cast<int>(rt->live.load(std::memory_order_relaxed)) : 0;
+  });
 }
 
 bool CurrentFaultInfo(FaultInfo* out) {
@@ -990,12 +1085,20 @@ void RunRuntime(absl::AnyInvocable<void() &&> main, int procs, size_t stack_size
     if (!g_runtime.compare_exchange_strong(expected, rt.get())) {
       ABSL_RAW_LOG(FATAL, "gonet::Run: another Run is active in this process");
     }
+    g_running_generation.store(rt->generation, std::memory_order_release);
   }
   rt->Start(std::move(main));
   rt->WaitMainAndStop();
   {
     std::lock_guard<std::mutex> l(g_runtime_mu);
     g_runtime.store(nullptr, std::memory_order_release);
+    g_running_generation.store(0, std::memory_order_release);
+  }
+  // Plain threads waiting on something only an abandoned fiber could do (Close waiting
+  // for a parked Read's reference) re-check now: RuntimeRunning() turned false.
+  NotifyThreadWaiters();
+  for (auto& h : g_teardown_hooks) {
+    if (TeardownHook hook = h.load(std::memory_order_acquire)) hook(rt->generation);
   }
   rt.reset();
 }

@@ -37,9 +37,21 @@ namespace gonet::fiber_internal {
 
 class Runtime;
 
+// The C++ runtime's per-thread exception state (the Itanium C++ ABI's
+// __cxa_eh_globals: the stack of caught exceptions and std::uncaught_exceptions()).
+// It belongs to the fiber, not to the thread: a fiber that parks inside a catch block
+// must find its own exception again (`throw;`, std::current_exception()), and must not
+// free another fiber's. SwitchTo() saves the thread's state into the fiber switched
+// away from and installs the state of the fiber switched to, for both switch backends.
+struct ExceptionState {
+  void* caught_exceptions = nullptr;
+  unsigned int uncaught_exceptions = 0;
+};
+
 struct Fiber {
   Context ctx;
   SanitizerContext san;
+  ExceptionState eh;  // saved while the fiber is switched out (see ExceptionState)
   Stack stack;
   uint64_t id = 0;
   Runtime* rt = nullptr;
@@ -131,6 +143,32 @@ void YieldFiber();
 
 // Spawns a fiber on the current runtime. Fatal outside Run.
 void Spawn(absl::AnyInvocable<void() &&> fn);
+// Spawn that reports instead of dying: false (fn destroyed, not run) when no Run is
+// active. Any thread, also one racing the end of Run: a foreign thread holds the
+// runtime's teardown off while it creates and queues the fiber.
+bool TrySpawn(absl::AnyInvocable<void() &&>& fn);
+
+// Whether the Run with this generation is still active: its workers may still run
+// its fibers. False once Run has stopped and joined them (its parked fibers are then
+// abandoned and never release what they hold). Any thread; never blocks.
+bool RuntimeRunning(uint64_t generation);
+
+// Called once per Run, from the thread that called Run, after every worker stopped and
+// before the runtime's memory goes: lower layers release per-runtime state there (netfd
+// closes sockets that only abandoned fibers could reach). Register once per process;
+// at most 4 hooks.
+using TeardownHook = void (*)(uint64_t generation);
+void AddTeardownHook(TeardownHook hook);
+
+// Waiting on a plain thread (not a fiber) for something a fiber or another thread
+// will do: blocks the thread (a condition variable; never a spin) until pred() holds.
+// pred runs under one process-wide lock; it must be cheap and must not block. Whoever
+// changes state that can make a pred true calls NotifyThreadWaiters() after publishing
+// the change (it touches only process-wide state, so it may come after the last access
+// to an object a waiter then frees). The end of every Run notifies too, so a pred may
+// test RuntimeRunning().
+void ThreadWaitUntil(absl::FunctionRef<bool()> pred);
+void NotifyThreadWaiters();
 
 // Timers of the current runtime (Go: addtimer/modtimer/deltimer). Any thread of the
 // runtime (workers, or a fiber). ResetTimer wakes the poller if t became earliest;
@@ -165,6 +203,8 @@ struct RuntimeStats {
   int64_t polls_blocking;
 };
 RuntimeStats GetRuntimeStats();
+// Live fibers of the active Run (spawned, not finished), 0 when none. Any thread.
+int NumFibers();
 
 }  // namespace gonet::fiber_internal
 
