@@ -421,8 +421,8 @@ void DialTimeoutScenario(Section& s) {
     Within(s, "it", took, d, d + kSlack);
   }
   net::Dialer dialer;
-  dialer.deadline = absl::Now() + absl::Milliseconds(150);
-  t0 = absl::Now();
+  t0 = absl::Now();  // before the deadline is computed from it (see "read deadline")
+  dialer.deadline = t0 + absl::Milliseconds(150);
   auto h = dialer.Dial("tcp", full.addr());
   ExpectErr(s, "Dialer{deadline: now+150ms}.Dial to a full backlog", h.status(),
             Timeout("dial tcp " + full.addr() + ": "));
@@ -442,9 +442,9 @@ void ReadBlocks(Section& s) {
   auto p = MakePair(s);
   if (!p) return;
   s.Log("tried: Read on a conn whose peer sends nothing, with a 200ms read deadline");
-  p->c->SetReadDeadline(absl::Now() + absl::Milliseconds(200)).IgnoreError();
   char buf[64];
-  absl::Time t0 = absl::Now();
+  absl::Time t0 = absl::Now();  // before the deadline is computed from it
+  p->c->SetReadDeadline(t0 + absl::Milliseconds(200)).IgnoreError();
   IOResult r = p->c->Read(absl::MakeSpan(buf));
   absl::Duration took = absl::Now() - t0;
   ExpectIO(s, "Read", r, 0, 0, Timeout(Op("read", *p->c)));
@@ -543,8 +543,10 @@ void ReadDeadline(Section& s) {
   if (!p) return;
   char buf[64];
   s.Log("tried: SetReadDeadline(now+150ms); Read twice; move the deadline; Read");
-  p->c->SetReadDeadline(absl::Now() + absl::Milliseconds(150)).IgnoreError();
+  // t0 before the deadline is computed from it: a preemption in between must not make
+  // the measured wait look shorter than the deadline.
   absl::Time t0 = absl::Now();
+  p->c->SetReadDeadline(t0 + absl::Milliseconds(150)).IgnoreError();
   IOResult r = p->c->Read(absl::MakeSpan(buf));
   absl::Duration took = absl::Now() - t0;
   ExpectIO(s, "Read", r, 0, 0, Timeout(Op("read", *p->c)));
@@ -603,8 +605,8 @@ void WriteBlocks(Section& s) {
   if (!p) return;
   const std::string& big = Big();
   s.Log("tried: the peer never reads; SetWriteDeadline(now+300ms); Write(64 MiB)");
-  p->c->SetWriteDeadline(absl::Now() + absl::Milliseconds(300)).IgnoreError();
-  absl::Time t0 = absl::Now();
+  absl::Time t0 = absl::Now();  // before the deadline is computed from it
+  p->c->SetWriteDeadline(t0 + absl::Milliseconds(300)).IgnoreError();
   IOResult w = p->c->Write(big);
   absl::Duration took = absl::Now() - t0;
   ExpectIO(s, "Write (blocks once the socket buffers are full)", w, 1, big.size() - 1,
