@@ -8,7 +8,7 @@
 // ..."), what each one tried, what happened (n, the exact error text, the
 // IsTimeout/IsEOF/IsClosed/Errno predicates) and how long it took, then a table
 // of scenario -> PASS/FAIL. Every expectation is what Go 1.19 does on Linux
-// (GO_NET_SEMANTICS.md: outcomes, predicates, error texts with the real
+// (docs/behavior.md: outcomes, predicates, error texts with the real
 // addresses); the exit code is 0 only if every scenario matched and no fd
 // leaked.
 //

@@ -74,7 +74,7 @@ std::optional<IPAddr> ParseIPZone(std::string_view s);
 // followed by hex, as Go does.
 std::string IPString(absl::Span<const uint8_t> ip);
 
-// ---- host:port (GO_NET_SEMANTICS.md 7.1, 7.2). ----
+// ---- host:port (docs/behavior.md §7.1, §7.2). ----
 
 // Go's SplitHostPort without copies: `host` and `port` view into `hostport`.
 // Errors are AddrError with `hostport` as the address.
@@ -122,7 +122,7 @@ enum class Network : uint8_t { kTCP, kTCP4, kTCP6 };
 absl::StatusOr<Network> ParseNetwork(std::string_view network);
 std::string_view NetworkName(Network net);
 
-// ---- Socket family (GO_NET_SEMANTICS.md 5.3). ----
+// ---- Socket family (docs/behavior.md §5.3). ----
 
 // What the kernel can do, probed once per process: AF_INET sockets exist;
 // an AF_INET6 socket with V6ONLY=1 binds [::1]:0; one with V6ONLY=0 binds

@@ -188,7 +188,7 @@ struct SplitRow {
   const char* err;  // nullptr: ok
 };
 
-// Observed: net.SplitHostPort(in). Includes every row of GO_NET_SEMANTICS.md 7.1.
+// Observed: net.SplitHostPort(in). Includes every row of docs/behavior.md §7.1.
 constexpr SplitRow kSplitRows[] = {
     {"host:80", "host", "80", nullptr},
     {"[::1]:80", "::1", "80", nullptr},
@@ -254,7 +254,7 @@ TEST(SplitHostPort, MatchesGo) {
 }
 
 TEST(JoinHostPort, MatchesGo) {
-  // GO_NET_SEMANTICS.md 7.2, observed.
+  // docs/behavior.md §7.2, observed.
   EXPECT_EQ(net::JoinHostPort("::1", "80"), "[::1]:80");
   EXPECT_EQ(net::JoinHostPort("fe80::1%eth0", "80"), "[fe80::1%eth0]:80");
   EXPECT_EQ(net::JoinHostPort("", "80"), ":80");
@@ -271,7 +271,7 @@ net::Addr AddrOf(std::string_view ip, int port) {
 }
 
 TEST(Addr, StringAsGoTCPAddr) {
-  // GO_NET_SEMANTICS.md 7.2, observed.
+  // docs/behavior.md §7.2, observed.
   EXPECT_EQ(net::Addr().String(), ":0");
   EXPECT_EQ(net::Addr(kNoIP, 80).String(), ":80");
   EXPECT_EQ(AddrOf("0.0.0.0", 0).String(), "0.0.0.0:0");
@@ -505,7 +505,7 @@ TEST(FavoriteAddrFamily, ObservedListenTable) {
   auto listen = [&](Network net, std::optional<net::Addr> laddr, const StackCaps& caps) {
     return FavoriteAddrFamily(net, laddr ? &*laddr : nullptr, nullptr, SockMode::kListen, caps);
   };
-  // GO_NET_SEMANTICS.md 5.3's table.
+  // docs/behavior.md §5.3's table.
   EXPECT_EQ(listen(Network::kTCP, net::Addr(kNoIP, 0), dual), v6dual);        // ":0"
   EXPECT_EQ(listen(Network::kTCP, AddrOf("0.0.0.0", 0), dual), v6dual);    // "0.0.0.0:0"
   EXPECT_EQ(listen(Network::kTCP, AddrOf("::", 0), dual), v6dual);         // "[::]:0"
@@ -666,7 +666,7 @@ std::string DialError(std::string_view network, std::string_view address,
 }
 
 TEST(ResolveAddrList, ObservedDialAndListenErrors) {
-  // GO_NET_SEMANTICS.md 6.5, "Resolution and parameter errors".
+  // docs/behavior.md §6.5.2, "Resolution and parameter errors".
   EXPECT_EQ(DialError("tcp", ""), "dial tcp: missing address");
   EXPECT_EQ(DialError("foo", "127.0.0.1:1"), "dial foo: unknown network foo");
   EXPECT_EQ(DialError("foo", ""), "dial foo: unknown network foo");  // network first

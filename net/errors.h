@@ -2,7 +2,7 @@
 // DNSError, the poller sentinels) re-made as absl::Status. Internal to //net.
 //
 // Every status built here has message() == the Error() text Go 1.19 prints for
-// the same value (GO_NET_SEMANTICS.md section 6), a code from the table in
+// the same value (docs/behavior.md §6), a code from the table in
 // net.h, and a gonet marker payload (kind, errno, Timeout(), Temporary()) that
 // the public predicates IsEOF/IsTimeout/IsClosed/Errno read. Statuses without
 // the marker (from other libraries) are "foreign": every predicate is false,
@@ -79,7 +79,7 @@ absl::Status MakeClosed();
 // both Go values with that text: the poller's os.ErrDeadlineExceeded and net's
 // errTimeout (a dial deadline); Go prints and classifies them alike.
 absl::Status MakeTimeout();
-// errCanceled: "operation was canceled". kUnknown (API.md's "anything else";
+// errCanceled: "operation was canceled". kUnknown (docs/behavior.md §6.6, "anything else";
 // nothing in the v0 API cancels), Timeout() false.
 absl::Status MakeCanceled();
 // io.EOF: "EOF", kOutOfRange. OpError never wraps it.

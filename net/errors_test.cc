@@ -1,4 +1,4 @@
-// Tests for net/errors.h: every Go 1.19 error text of GO_NET_SEMANTICS.md 6.5
+// Tests for net/errors.h: every Go 1.19 error text of docs/behavior.md §6.5
 // that can be built without sockets, the status codes of net.h, and the
 // marker the public predicates read.
 
@@ -21,7 +21,7 @@ constexpr char kLocal[] = "127.0.0.1:34044";
 constexpr char kRemote[] = "127.0.0.1:41211";
 
 TEST(ErrnoText, GoLinuxTable) {
-  // GO_NET_SEMANTICS.md 6.4, verbatim.
+  // docs/behavior.md §6.4, verbatim.
   const std::pair<int, const char*> table[] = {
       {EINTR, "interrupted system call"},
       {EBADF, "bad file descriptor"},

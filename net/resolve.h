@@ -1,7 +1,7 @@
 // resolve.h: host name -> IP addresses, BLOCKING (Go's Resolver.LookupIPAddr
 // with "hosts: files dns"). Internal to //net.
 //
-// Order (GO_NET_SEMANTICS.md 7.6): an IP literal is returned as is; a name
+// Order (docs/behavior.md §7.6): an IP literal is returned as is; a name
 // that is not a valid domain name fails at once; /etc/hosts is consulted
 // first (re-read when its mtime, size or inode change); only a name the hosts
 // file does not list goes to the system resolver (getaddrinfo), which may

@@ -2,7 +2,7 @@
 // waiters park as fibers on fiber semaphores; the close-completion wait (Go's csema)
 // lives in NetFD.
 //
-// One 64-bit state word does three jobs (GO_NET_SEMANTICS.md section 1):
+// One 64-bit state word does three jobs (docs/behavior.md §1):
 //   bit 0        kClosed   set once by IncRefAndClose, never cleared
 //   bit 1        kRLock    read lock held
 //   bit 2        kWLock    write lock held

@@ -1,4 +1,4 @@
-// Tests of netfd/fd_mutex.h (Go's fdMutex, GO_NET_SEMANTICS.md section 1): the state
+// Tests of netfd/fd_mutex.h (Go's fdMutex, docs/behavior.md §1): the state
 // word layout, reference counting and close, read/write lock exclusion, close waking
 // queued fibers, and the fatal misuse errors. Fiber tests run at procs 1, 2 and 8.
 #include "netfd/fd_mutex.h"

@@ -1,5 +1,5 @@
 // netfd.h: a non-blocking socket driven by the fiber netpoller: Go's internal/poll.FD
-// plus net.netFD's socket/connect/accept (GO_NET_SEMANTICS.md sections 1, 2, 4).
+// plus net.netFD's socket/connect/accept (docs/behavior.md §1, §2, §4).
 //
 //   Read   takes the read lock, checks the poller (closing, expired read deadline),
 //          then does exactly one successful read(2); EAGAIN parks until readiness.

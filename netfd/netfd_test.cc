@@ -1,5 +1,5 @@
-// Tests of netfd/netfd.h (Go's internal/poll.FD, GO_NET_SEMANTICS.md sections 1, 2 and
-// 4) on AF_UNIX stream socketpairs: parking reads and writes, EOF, close while blocked,
+// Tests of netfd/netfd.h (Go's internal/poll.FD, docs/behavior.md §1, §2 and §4)
+// on AF_UNIX stream socketpairs: parking reads and writes, EOF, close while blocked,
 // EPIPE without SIGPIPE, double close, contiguous concurrent writes, fd reuse, and fd
 // leaks. Fiber tests run at procs 1, 2 and 8.
 //

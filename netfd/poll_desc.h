@@ -5,7 +5,7 @@
 // instead of waking the new user.
 //
 // Per direction ('r' and 'w') a one-word binary semaphore, rg_ / wg_, holds one of
-// (Go: pollDesc.rg / .wg, GO_NET_SEMANTICS.md 2.2):
+// (Go: pollDesc.rg / .wg, docs/behavior.md §2.2):
 //   kIdle (0)   nothing pending.
 //   kReady (1)  readiness arrived; the next Wait() consumes it (-> kIdle).
 //   kWait (2)   a fiber claimed the slot and is about to park.

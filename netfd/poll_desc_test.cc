@@ -1,4 +1,4 @@
-// Tests of netfd/poll_desc.h (Go's pollDesc, GO_NET_SEMANTICS.md section 2): parking
+// Tests of netfd/poll_desc.h (Go's pollDesc, docs/behavior.md §2): parking
 // for readiness, eviction, the sequence tag that drops readiness for a recycled
 // descriptor, eventErr, and deadlines (through NetFD on AF_UNIX socketpairs). Fiber
 // tests run at procs 1, 2 and 8.

@@ -1,5 +1,5 @@
-// Go-conformance scenarios for Close, CloseRead and CloseWrite (GO_NET_SEMANTICS.md
-// 1.5-1.6, 4.10, 4.11, 5.4, 6.5 "Use after local close", "Peer closes").
+// Go-conformance scenarios for Close, CloseRead and CloseWrite (docs/behavior.md
+// §1.5-1.6, §4.10, §4.11, §5.4, §6.5.5 "Use after local close", §6.5.6 "Peer closes").
 #include <errno.h>
 
 #include <string>

@@ -1,5 +1,5 @@
-// Go-conformance scenarios for Dial, DialTimeout and Dialer (GO_NET_SEMANTICS.md
-// 4.2-4.4, 5.1, 6.5 "Dial", 7.5, 8.1), asserted on what Linux does over loopback.
+// Go-conformance scenarios for Dial, DialTimeout and Dialer (docs/behavior.md
+// §4.2-4.4, §5.1, §6.5.1 "Dial", §7.5, §8.1), asserted on what Linux does over loopback.
 #include <errno.h>
 
 #include <string>

@@ -1,5 +1,5 @@
 // Go-conformance scenarios for parameter errors and the error predicates
-// (GO_NET_SEMANTICS.md 6.1-6.5, 7.3, 7.4, 8.2), plus calls outside gonet::Run.
+// (docs/behavior.md §6.1-6.7, §7.3, §7.4, §8.2), plus calls outside gonet::Run.
 #include <errno.h>
 
 #include <string>

@@ -1,5 +1,5 @@
-// Go-conformance scenarios for Listen and Accept (GO_NET_SEMANTICS.md 2.6 accept
-// deadline, 4.5, 4.6, 5.3, 6.5 "listen").
+// Go-conformance scenarios for Listen and Accept (docs/behavior.md §2.6
+// accept deadline, §4.5, §4.6, §5.3, §6.5.3 "Listen and Accept").
 #include <netinet/in.h>
 #include <sys/socket.h>
 

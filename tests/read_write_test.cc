@@ -1,5 +1,5 @@
-// Go-conformance scenarios for Conn.Read / Conn.Write (GO_NET_SEMANTICS.md 1.8, 2.6,
-// 4.7-4.9, 4.12, 6.5), asserted on what Linux does over loopback.
+// Go-conformance scenarios for Conn.Read / Conn.Write (docs/behavior.md §1.8,
+// §2.6, §4.7-4.9, §4.12, §6.5), asserted on what Linux does over loopback.
 #include <errno.h>
 #include <signal.h>
 

@@ -1,5 +1,5 @@
-// Go-conformance scenarios for socket defaults and options (GO_NET_SEMANTICS.md 5,
-// 5.2, 5.4, 5.5), read back with getsockopt through TCPConn::Control.
+// Go-conformance scenarios for socket defaults and options (docs/behavior.md
+// §5, §5.2, §5.4, §5.5), read back with getsockopt through TCPConn::Control.
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
