@@ -25,7 +25,19 @@
 // gonet::Run); outside one they return kFailedPrecondition ("not called from a
 // fiber"). Close, the setters, Control and the address helpers work anywhere.
 // A Conn or Listener belongs to the Run that made it; destroying an open one
-// closes its fd.
+// closes its fd. A plain thread in Close waits for operations in progress by
+// blocking, never by spinning.
+//
+// After Run returns (gonet/fiber/fiber.h, "Shutdown with parked fibers"): fibers
+// parked in Accept, Read, Write or Dial were abandoned and never release the fd.
+// Close and the destructors then close the fd at once, from any thread (also from
+// a fiber of a later Run), and Close returns OK the first time. A Dial still
+// connecting when Run ended has its socket closed by Run itself. Using a Conn or
+// Listener in a later Run is not supported (Read/Write would wait on the poller of
+// the Run that is gone); close it and make a new one.
+//
+// Callbacks: Control's f may throw; the fd's reference is released and the
+// exception propagates to Control's caller.
 //
 // SIGPIPE never kills the process because of a write to a socket, whatever the
 // process's SIGPIPE disposition is (writes use MSG_NOSIGNAL).
