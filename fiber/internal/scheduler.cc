@@ -835,6 +835,19 @@ void Park(absl::FunctionRef<bool(Fiber*)> commit) {
   SwitchTo(w, self, next, false);
 }
 
+namespace {
+// Queues f on rt from a thread that is not one of rt's workers. The caller holds
+// g_runtime_mu with rt == g_runtime, so rt cannot be torn down meanwhile.
+void ReadyForeignLocked(Runtime* rt, Fiber* f) {
+  FiberList l;
+  l.Push(f);
+  rt->InjectGlobal(&l, 1);
+  rt->WakeIdle();
+  // No worker idle-spinning may notice: make sure the poller owner re-checks.
+  if (rt->poller_owned.load(std::memory_order_seq_cst)) rt->poller->Wake();
+}
+}  // namespace
+
 void Ready(Fiber* f) {
   Worker* w = CurrentWorker();
   if (w != nullptr && w->rt == f->rt) {
@@ -842,13 +855,14 @@ void Ready(Fiber* f) {
     f->rt->WakeIdle();
     return;
   }
-  Runtime* rt = f->rt;
-  FiberList l;
-  l.Push(f);
-  rt->InjectGlobal(&l, 1);
-  rt->WakeIdle();
-  // No worker idle-spinning may notice: make sure the poller owner re-checks.
-  if (rt->poller_owned.load(std::memory_order_seq_cst)) rt->poller->Wake();
+  // A plain thread (a fiber::WaitGroup::Done, Channel::Send... called outside Run's
+  // workers): the Run may be ending under us. Only one Run is active at a time, so a
+  // fiber that can still be woken belongs to the active one; if none is active, f was
+  // abandoned (and freed) with its Run, and must not even be read.
+  std::lock_guard<std::mutex> l(g_runtime_mu);
+  Runtime* rt = g_runtime.load(std::memory_order_acquire);
+  if (rt == nullptr) return;
+  ReadyForeignLocked(rt, f);
 }
 
 void ReadyListOf(FiberList* list, uint64_t generation) {
@@ -863,14 +877,14 @@ void ReadyListOf(FiberList* list, uint64_t generation) {
     *list = FiberList();  // abandoned with their Run
     return;
   }
-  ReadyList(list);
+  while (Fiber* f = list->Pop()) ReadyForeignLocked(rt, f);
 }
 
 bool ReadyFromForeignThread(Fiber* f, uint64_t generation) {
   std::lock_guard<std::mutex> l(g_runtime_mu);
   Runtime* rt = g_runtime.load(std::memory_order_acquire);
   if (rt == nullptr || rt->generation != generation) return false;  // f died with its Run
-  Ready(f);
+  ReadyForeignLocked(rt, f);
   return true;
 }
 
@@ -930,7 +944,7 @@ bool TrySpawn(absl::AnyInvocable<void() &&>& fn) {
   std::lock_guard<std::mutex> l(g_runtime_mu);
   Runtime* rt = g_runtime.load(std::memory_order_acquire);
   if (rt == nullptr) return false;
-  Ready(rt->NewFiber(std::move(fn)));
+  ReadyForeignLocked(rt, rt->NewFiber(std::move(fn)));
   return true;
 }
 
