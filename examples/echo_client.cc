@@ -15,13 +15,21 @@
 #include <string>
 #include <vector>
 
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
-#include "examples/flags.h"
 #include "fiber/fiber.h"
 #include "fiber/sync.h"
 #include "net/net.h"
+#include "third_party/flags_main.h"
+
+ABSL_FLAG(std::string, addr, "127.0.0.1:9000", "server address (host:port)");
+ABSL_FLAG(int64_t, procs, 1, "worker threads (GOMAXPROCS), >= 1");
+ABSL_FLAG(int64_t, conns, 1, "connections, >= 1");
+ABSL_FLAG(int64_t, size, 64, "message size, bytes, >= 1");
+ABSL_FLAG(absl::Duration, duration, absl::Seconds(5), "how long to run (5s, 500ms, 1m30s), > 0");
 
 namespace gonet::examples {
 namespace {
@@ -50,19 +58,20 @@ uint64_t Sum(const std::vector<ConnStats>& stats) {
 }
 
 int Main(int argc, char** argv) {
-  Flags flags("echo_client: closed-loop echo load (one fiber per connection)",
-              {{"addr", "127.0.0.1:9000", "server address"},
-               {"procs", "1", "worker threads (GOMAXPROCS)"},
-               {"conns", "1", "connections"},
-               {"size", "64", "message size, bytes"},
-               {"duration", "5s", "how long (5s, 500ms, 1m)"}});
-  flags.Parse(argc, argv);
-  const std::string addr = flags.String("addr");
-  const int64_t procs = flags.Int("procs"), conns = flags.Int("conns"), size = flags.Int("size");
-  const absl::Duration duration = flags.Duration("duration");
-  if (procs < 1 || conns < 1 || size < 1 || duration <= absl::ZeroDuration()) {
-    std::fprintf(stderr, "echo_client: --procs, --conns, --size, --duration must be positive\n");
-    return 2;
+  ParseFlags(argc, argv, __FILE__,
+             "closed-loop echo load, one fiber per connection: each connection writes a\n"
+             "--size message, reads the echo back in full, checks it and repeats.\n"
+             "  echo_client --addr=127.0.0.1:9000 --procs=1 --conns=64 --size=64 --duration=5s");
+  const std::string addr = absl::GetFlag(FLAGS_addr);
+  const int64_t procs = absl::GetFlag(FLAGS_procs);
+  const int64_t conns = absl::GetFlag(FLAGS_conns);
+  const int64_t size = absl::GetFlag(FLAGS_size);
+  const absl::Duration duration = absl::GetFlag(FLAGS_duration);
+  if (procs < 1) FlagError(absl::StrCat("--procs must be >= 1, got ", procs));
+  if (conns < 1) FlagError(absl::StrCat("--conns must be >= 1, got ", conns));
+  if (size < 1) FlagError(absl::StrCat("--size must be >= 1, got ", size));
+  if (duration <= absl::ZeroDuration()) {
+    FlagError(absl::StrCat("--duration must be > 0, got ", absl::FormatDuration(duration)));
   }
 
   int rc = 0;

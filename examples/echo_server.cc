@@ -25,14 +25,20 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
-#include "examples/flags.h"
 #include "fiber/fiber.h"
 #include "fiber/sync.h"
 #include "net/net.h"
+#include "third_party/flags_main.h"
+
+ABSL_FLAG(std::string, addr, "127.0.0.1:9000", "listen address (host:port; port 0 picks one)");
+ABSL_FLAG(int64_t, procs, 1, "worker threads (GOMAXPROCS), >= 1");
+ABSL_FLAG(int64_t, buf, 4096, "per-connection read buffer, bytes, >= 1");
 
 namespace gonet::examples {
 namespace {
@@ -100,18 +106,15 @@ void Serve(std::shared_ptr<net::Conn> c, size_t buf_size, Totals* totals) {
 }
 
 int Main(int argc, char** argv) {
-  Flags flags("echo_server: a gonet TCP echo server (one fiber per connection)",
-              {{"addr", "127.0.0.1:9000", "listen address (host:port; port 0 picks one)"},
-               {"procs", "1", "worker threads (GOMAXPROCS)"},
-               {"buf", "4096", "per-connection read buffer, bytes"}});
-  flags.Parse(argc, argv);
-  const std::string addr = flags.String("addr");
-  const int64_t procs = flags.Int("procs");
-  const int64_t buf_size = flags.Int("buf");
-  if (procs < 1 || buf_size < 1) {
-    std::fprintf(stderr, "echo_server: --procs and --buf must be positive\n");
-    return 2;
-  }
+  ParseFlags(argc, argv, __FILE__,
+             "a gonet TCP echo server, one fiber per connection; prints \"listening on "
+             "ADDR\"\nand runs until SIGTERM or SIGINT.\n"
+             "  echo_server --addr=127.0.0.1:9000 --procs=1 --buf=4096");
+  const std::string addr = absl::GetFlag(FLAGS_addr);
+  const int64_t procs = absl::GetFlag(FLAGS_procs);
+  const int64_t buf_size = absl::GetFlag(FLAGS_buf);
+  if (procs < 1) FlagError(absl::StrCat("--procs must be >= 1, got ", procs));
+  if (buf_size < 1) FlagError(absl::StrCat("--buf must be >= 1, got ", buf_size));
 
   // Block the signals before any thread starts, so that every thread (gonet's
   // workers too) inherits the mask and only sigwait() sees them.

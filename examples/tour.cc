@@ -36,6 +36,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -44,11 +45,15 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
-#include "examples/flags.h"
 #include "fiber/channel.h"
 #include "fiber/fiber.h"
 #include "fiber/sync.h"
 #include "net/net.h"
+#include "third_party/flags_main.h"
+
+ABSL_FLAG(std::string, only, "", "run only the scenarios whose name contains this");
+ABSL_FLAG(int, count, 1, "run each scenario this many times, >= 1");
+ABSL_FLAG(int, procs, 2, "worker threads (GOMAXPROCS); 0 = one per CPU");
 
 namespace gonet::examples {
 namespace {
@@ -1031,16 +1036,17 @@ bool RunTour(const std::string& only, int count) {
 }  // namespace gonet::examples
 
 int main(int argc, char** argv) {
-  gonet::examples::Flags flags(
-      "tour: gonet's net package, scenario by scenario, checked against Go on Linux",
-      {{"only", "", "run only the scenarios whose name contains this"},
-       {"count", "1", "run each scenario this many times"},
-       {"procs", "2", "worker threads (GOMAXPROCS)"}});
-  flags.Parse(argc, argv);
-  const std::string only = flags.String("only");
-  const int count = static_cast<int>(flags.Int("count"));
+  gonet::ParseFlags(argc, argv, __FILE__,
+                    "gonet's net package, scenario by scenario, checked against Go 1.19 on "
+                    "Linux;\nexits 0 only if every scenario behaves as Go does.\n"
+                    "  tour --only=deadline --count=3 --procs=2");
+  const std::string only = absl::GetFlag(FLAGS_only);
+  const int count = absl::GetFlag(FLAGS_count);
+  const int procs = absl::GetFlag(FLAGS_procs);
+  if (count < 1) gonet::FlagError(absl::StrCat("--count must be >= 1, got ", count));
+  if (procs < 0) gonet::FlagError(absl::StrCat("--procs must be >= 0, got ", procs));
   bool all = false;
   gonet::Run([&] { all = gonet::examples::RunTour(only, count); },
-             {.procs = static_cast<int>(flags.Int("procs"))});
+             {.procs = procs});
   return all ? 0 : 1;
 }

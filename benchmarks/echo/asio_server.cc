@@ -20,6 +20,14 @@
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "third_party/flags_main.h"
+
+ABSL_FLAG(std::string, addr, "127.0.0.1:7000", "listen address, IPv4:PORT");
+ABSL_FLAG(int, threads, 1, "threads, >= 1");
+ABSL_FLAG(int, procs, 0, "same as --threads, the name the gonet server uses (0: unset)");
+
 namespace {
 
 using asio::awaitable;
@@ -49,25 +57,17 @@ awaitable<void> Listener(tcp::acceptor acceptor) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string addr_s = "127.0.0.1:7000";
-  int threads = 1;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&](const char* name) -> const char* {
-      std::string pfx = std::string("--") + name;
-      if (a == pfx && i + 1 < argc) return argv[++i];
-      if (a.rfind(pfx + "=", 0) == 0) return argv[i] + pfx.size() + 1;
-      return nullptr;
-    };
-    if (const char* v = value("addr")) addr_s = v;
-    else if (const char* v = value("threads")) threads = std::atoi(v);
-    else if (const char* v = value("procs")) threads = std::atoi(v);
-    else {
-      std::fprintf(stderr, "usage: asio_server --addr=IP:PORT [--threads=N]\n");
-      return 2;
-    }
+  gonet::ParseFlags(argc, argv, __FILE__,
+                    "a TCP echo server in standalone Asio's C++20 coroutine style (one\n"
+                    "coroutine per connection); prints \"listening on ADDR\" once accepting.\n"
+                    "  asio_server --addr=127.0.0.1:7000 --threads=1");
+  const std::string addr_s = absl::GetFlag(FLAGS_addr);
+  int threads = absl::GetFlag(FLAGS_threads);
+  if (threads < 1) gonet::FlagError(absl::StrCat("--threads must be >= 1, got ", threads));
+  if (int procs = absl::GetFlag(FLAGS_procs); procs != 0) {
+    if (procs < 1) gonet::FlagError(absl::StrCat("--procs must be >= 1, got ", procs));
+    threads = procs;
   }
-  if (threads < 1) threads = 1;
   signal(SIGPIPE, SIG_IGN);
   rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -76,8 +76,7 @@ int main(int argc, char** argv) {
   }
   size_t colon = addr_s.rfind(':');
   if (colon == std::string::npos) {
-    std::fprintf(stderr, "asio_server: --addr must be IPv4:PORT\n");
-    return 2;
+    gonet::FlagError(absl::StrCat("--addr must be IPv4:PORT, got '", addr_s, "'"));
   }
   try {
     // The concurrency hint tells Asio whether it may skip locking (1 thread).

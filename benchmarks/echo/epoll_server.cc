@@ -30,6 +30,15 @@
 #include <thread>
 #include <vector>
 
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "third_party/flags_main.h"
+
+ABSL_FLAG(std::string, addr, "127.0.0.1:7000", "listen address, IPv4:PORT");
+ABSL_FLAG(int, threads, 1, "threads, >= 1");
+ABSL_FLAG(int, procs, 0, "same as --threads, the name the gonet server uses (0: unset)");
+ABSL_FLAG(int64_t, buf, 4096, "per-thread read buffer, bytes, >= 1");
+
 namespace {
 
 [[noreturn]] void Die(const char* what) {
@@ -157,28 +166,19 @@ void Serve(int listen_fd, size_t buf_size) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string addr_s = "127.0.0.1:7000";
-  int threads = 1;
-  long buf_size = 4096;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&](const char* name) -> const char* {
-      std::string pfx = std::string("--") + name;
-      if (a == pfx && i + 1 < argc) return argv[++i];
-      if (a.rfind(pfx + "=", 0) == 0) return argv[i] + pfx.size() + 1;
-      return nullptr;
-    };
-    if (const char* v = value("addr")) addr_s = v;
-    else if (const char* v = value("threads")) threads = std::atoi(v);
-    else if (const char* v = value("procs")) threads = std::atoi(v);
-    else if (const char* v = value("buf")) buf_size = std::atol(v);
-    else {
-      std::fprintf(stderr, "usage: epoll_server --addr=IP:PORT [--threads=N] [--buf=BYTES]\n");
-      return 2;
-    }
+  gonet::ParseFlags(argc, argv, __FILE__,
+                    "a TCP echo server on raw edge-triggered epoll, the reference in the echo\n"
+                    "comparison; prints \"listening on ADDR\" once every thread accepts.\n"
+                    "  epoll_server --addr=127.0.0.1:7000 --threads=1 --buf=4096");
+  const std::string addr_s = absl::GetFlag(FLAGS_addr);
+  int threads = absl::GetFlag(FLAGS_threads);
+  if (threads < 1) gonet::FlagError(absl::StrCat("--threads must be >= 1, got ", threads));
+  if (int procs = absl::GetFlag(FLAGS_procs); procs != 0) {
+    if (procs < 1) gonet::FlagError(absl::StrCat("--procs must be >= 1, got ", procs));
+    threads = procs;
   }
-  if (threads < 1) threads = 1;
-  if (buf_size < 1) buf_size = 4096;
+  const int64_t buf_size = absl::GetFlag(FLAGS_buf);
+  if (buf_size < 1) gonet::FlagError(absl::StrCat("--buf must be >= 1, got ", buf_size));
   signal(SIGPIPE, SIG_IGN);
   rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -190,8 +190,7 @@ int main(int argc, char** argv) {
   size_t colon = addr_s.rfind(':');
   if (colon == std::string::npos ||
       inet_pton(AF_INET, addr_s.substr(0, colon).c_str(), &addr.sin_addr) != 1) {
-    std::fprintf(stderr, "epoll_server: --addr must be IPv4:PORT\n");
-    return 2;
+    gonet::FlagError(absl::StrCat("--addr must be IPv4:PORT, got '", addr_s, "'"));
   }
   addr.sin_port = htons(static_cast<uint16_t>(std::atoi(addr_s.c_str() + colon + 1)));
   std::vector<int> listeners;

@@ -1,8 +1,8 @@
 // loadgen: a neutral TCP echo load generator on raw edge-triggered epoll.
 //
-// It does not use gonet (so no server gets home advantage) and depends on libc
-// and the C++ standard library only, so it links fully static and runs on a
-// machine without toolchains.
+// It does not use gonet (so no server gets home advantage); besides libc and the
+// C++ standard library it uses only Abseil flags for its command line, and it
+// links fully static so it runs on a machine without toolchains.
 //
 // Modes (one "round trip" is one message of --size bytes echoed back whole):
 //   pingpong   closed loop: every connection keeps exactly --inflight messages
@@ -64,6 +64,30 @@
 #include <thread>
 #include <vector>
 
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "third_party/flags_main.h"
+
+ABSL_FLAG(std::string, addr, "127.0.0.1:7000", "server address, IPv4:PORT");
+ABSL_FLAG(std::string, mode, "pingpong", "pingpong (closed loop) or streaming");
+ABSL_FLAG(int, conns, 1, "connections, >= 1");
+ABSL_FLAG(int, size, 64, "message size, bytes, in [1, 65536]");
+ABSL_FLAG(int, inflight, -1,
+          "messages outstanding per connection, >= 1; -1: 1 for pingpong, 1024 for streaming");
+ABSL_FLAG(double, warmup_s, 1, "warm-up before the timed window, seconds");
+ABSL_FLAG(double, duration_s, 5, "timed window, seconds, > 0 (unless --idle)");
+ABSL_FLAG(std::string, json, "", "write the report as JSON to this path");
+ABSL_FLAG(double, connect_timeout_s, 10, "connecting all connections may take this long, seconds");
+ABSL_FLAG(double, stall_s, 5, "fail if no message completes for this long, seconds");
+ABSL_FLAG(int, threads, 1, "threads (connections go round-robin over them), >= 1");
+ABSL_FLAG(bool, idle, false,
+          "open --conns connections, echo once on each, print \"idle: N connections ready\" "
+          "and hold them until SIGTERM, SIGINT or EOF on stdin");
+ABSL_FLAG(std::string, stat_cpus, "",
+          "CPUs whose /proc/stat jiffies the report carries, e.g. 0 or 0-7");
+ABSL_FLAG(int, server_pid, 0, "server process whose CPU ticks the report carries");
+ABSL_FLAG(bool, quiet, false, "no progress lines on stderr");
+
 namespace {
 
 // ---------------------------------------------------------------- utilities
@@ -87,92 +111,68 @@ int64_t NowNs() {
 
 // ---------------------------------------------------------------- flags
 
+// The flags' values (see the ABSL_FLAGs above), checked.
 struct Flags {
-  std::string addr = "127.0.0.1:7000";
-  int conns = 1;
-  int size = 64;
-  int inflight = -1;  // -1: 1 for pingpong, 1024 for streaming.
-  std::string mode = "pingpong";
-  double warmup_s = 1;
-  double duration_s = 5;
+  std::string addr;
+  int conns;
+  int size;
+  int inflight;  // -1 on the command line is resolved: 1 for pingpong, 1024 for streaming.
+  std::string mode;
+  double warmup_s;
+  double duration_s;
   std::string json;
-  double connect_timeout_s = 10;
-  double stall_s = 5;
-  int threads = 1;
-  bool idle = false;
+  double connect_timeout_s;
+  double stall_s;
+  int threads;
+  bool idle;
   std::string stat_cpus;  // e.g. "0" or "0-7"
-  int server_pid = 0;
-  bool quiet = false;
+  int server_pid;
+  bool quiet;
 };
 
-void Usage() {
-  std::fprintf(stderr,
-               "usage: loadgen --addr=IP:PORT [--conns=N] [--size=BYTES] [--inflight=P]\n"
-               "  [--mode=pingpong|streaming] [--warmup_s=S] [--duration_s=S] [--json=PATH]\n"
-               "  [--connect_timeout_s=S] [--stall_s=S] [--threads=T] [--idle]\n"
-               "  [--stat_cpus=LIST] [--server_pid=PID] [--quiet]\n");
-  std::exit(2);
-}
-
-Flags ParseFlags(int argc, char** argv) {
+Flags ReadFlags(int argc, char** argv) {
+  gonet::ParseFlags(argc, argv, __FILE__,
+                    "a neutral TCP echo load generator (raw epoll; every echoed byte is "
+                    "checked).\n"
+                    "  loadgen --addr=127.0.0.1:7000 --mode=pingpong --conns=64 --size=512 "
+                    "--duration_s=5 --json=out.json");
   Flags f;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a.rfind("--", 0) != 0) Usage();
-    a = a.substr(2);
-    std::string key = a, val;
-    bool has_val = false;
-    if (size_t eq = a.find('='); eq != std::string::npos) {
-      key = a.substr(0, eq);
-      val = a.substr(eq + 1);
-      has_val = true;
-    }
-    auto need = [&]() -> const std::string& {
-      if (!has_val) {
-        if (i + 1 >= argc) Usage();
-        val = argv[++i];
-        has_val = true;
-      }
-      return val;
-    };
-    auto to_int = [&](const std::string& s) {
-      char* end = nullptr;
-      long v = std::strtol(s.c_str(), &end, 10);
-      if (s.empty() || *end != '\0') Fail("bad integer for --%s: '%s'", key.c_str(), s.c_str());
-      return static_cast<int>(v);
-    };
-    auto to_double = [&](const std::string& s) {
-      char* end = nullptr;
-      double v = std::strtod(s.c_str(), &end);
-      if (s.empty() || *end != '\0') Fail("bad number for --%s: '%s'", key.c_str(), s.c_str());
-      return v;
-    };
-    if (key == "addr") f.addr = need();
-    else if (key == "conns") f.conns = to_int(need());
-    else if (key == "size") f.size = to_int(need());
-    else if (key == "inflight") f.inflight = to_int(need());
-    else if (key == "mode") f.mode = need();
-    else if (key == "warmup_s") f.warmup_s = to_double(need());
-    else if (key == "duration_s") f.duration_s = to_double(need());
-    else if (key == "json") f.json = need();
-    else if (key == "connect_timeout_s") f.connect_timeout_s = to_double(need());
-    else if (key == "stall_s") f.stall_s = to_double(need());
-    else if (key == "threads") f.threads = to_int(need());
-    else if (key == "stat_cpus") f.stat_cpus = need();
-    else if (key == "server_pid") f.server_pid = to_int(need());
-    else if (key == "idle") f.idle = !has_val || val == "true" || val == "1";
-    else if (key == "quiet") f.quiet = !has_val || val == "true" || val == "1";
-    else if (key == "help") Usage();
-    else Fail("unknown flag --%s", key.c_str());
+  f.addr = absl::GetFlag(FLAGS_addr);
+  f.conns = absl::GetFlag(FLAGS_conns);
+  f.size = absl::GetFlag(FLAGS_size);
+  f.inflight = absl::GetFlag(FLAGS_inflight);
+  f.mode = absl::GetFlag(FLAGS_mode);
+  f.warmup_s = absl::GetFlag(FLAGS_warmup_s);
+  f.duration_s = absl::GetFlag(FLAGS_duration_s);
+  f.json = absl::GetFlag(FLAGS_json);
+  f.connect_timeout_s = absl::GetFlag(FLAGS_connect_timeout_s);
+  f.stall_s = absl::GetFlag(FLAGS_stall_s);
+  f.threads = absl::GetFlag(FLAGS_threads);
+  f.idle = absl::GetFlag(FLAGS_idle);
+  f.stat_cpus = absl::GetFlag(FLAGS_stat_cpus);
+  f.server_pid = absl::GetFlag(FLAGS_server_pid);
+  f.quiet = absl::GetFlag(FLAGS_quiet);
+  using gonet::FlagError;
+  if (f.mode != "pingpong" && f.mode != "streaming") {
+    FlagError(absl::StrCat("--mode must be pingpong or streaming, got '", f.mode, "'"));
   }
-  if (f.mode != "pingpong" && f.mode != "streaming") Fail("--mode must be pingpong or streaming");
-  if (f.conns < 1) Fail("--conns must be >= 1");
-  if (f.size < 1 || f.size > 65536) Fail("--size must be in [1, 65536]");
-  if (f.inflight < 0) f.inflight = f.mode == "pingpong" ? 1 : 1024;
-  if (f.inflight < 1) Fail("--inflight must be >= 1");
-  if (f.threads < 1) Fail("--threads must be >= 1");
+  if (f.conns < 1) FlagError(absl::StrCat("--conns must be >= 1, got ", f.conns));
+  if (f.size < 1 || f.size > 65536) {
+    FlagError(absl::StrCat("--size must be in [1, 65536], got ", f.size));
+  }
+  if (f.inflight == -1) f.inflight = f.mode == "pingpong" ? 1 : 1024;
+  if (f.inflight < 1) FlagError(absl::StrCat("--inflight must be >= 1, got ", f.inflight));
+  if (f.threads < 1) FlagError(absl::StrCat("--threads must be >= 1, got ", f.threads));
   if (f.threads > f.conns) f.threads = f.conns;
-  if (f.duration_s <= 0 && !f.idle) Fail("--duration_s must be > 0");
+  if (f.warmup_s < 0) FlagError(absl::StrCat("--warmup_s must be >= 0, got ", f.warmup_s));
+  if (f.duration_s <= 0 && !f.idle) {
+    FlagError(absl::StrCat("--duration_s must be > 0, got ", f.duration_s));
+  }
+  if (f.connect_timeout_s <= 0) {
+    FlagError(absl::StrCat("--connect_timeout_s must be > 0, got ", f.connect_timeout_s));
+  }
+  if (f.stall_s <= 0) FlagError(absl::StrCat("--stall_s must be > 0, got ", f.stall_s));
+  if (f.server_pid < 0) FlagError(absl::StrCat("--server_pid must be >= 0, got ", f.server_pid));
   return f;
 }
 
@@ -576,7 +576,7 @@ void RaiseNofile(size_t need) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  Flags f = ParseFlags(argc, argv);
+  Flags f = ReadFlags(argc, argv);
   signal(SIGPIPE, SIG_IGN);
   RaiseNofile(static_cast<size_t>(f.conns) + 64);
 
