@@ -9,8 +9,8 @@
 // IsTimeout/IsEOF/IsClosed/Errno predicates) and how long it took, then a table
 // of scenario -> PASS/FAIL. Every expectation is what Go 1.19 does on Linux
 // (docs/behavior.md: outcomes, predicates, error texts with the real
-// addresses); the exit code is 0 only if every scenario matched and no fd
-// leaked.
+// addresses); the exit code is 0 only if every scenario matched, no fd
+// leaked and no fiber was left over.
 //
 // Synchronization is by events: channels, WaitGroups and the data itself. The
 // few Sleeps only give a fiber time to block before something unblocks it, and
@@ -19,7 +19,6 @@
 // early).
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -49,6 +48,7 @@
 #include "fiber/fiber.h"
 #include "fiber/sync.h"
 #include "net/net.h"
+#include "testing/leak_check.h"
 #include "third_party/flags_main.h"
 
 ABSL_FLAG(std::string, only, "", "run only the scenarios whose name contains this");
@@ -324,24 +324,6 @@ int IntOpt(Section& s, net::TCPConn& c, int level, int opt) {
   });
   s.Require(st.ok(), absl::StrCat("Control: ", st.ToString()));
   return v;
-}
-
-int CountFds() {
-  DIR* d = opendir("/proc/self/fd");
-  if (d == nullptr) return -1;
-  int n = 0;
-  while (dirent* e = readdir(d)) {
-    if (e->d_name[0] == '.') continue;
-    // Pipes are not ours to count: a sanitizer's symbolizer opens a pair the first
-    // time it has to name a frame (e.g. to check a suppression).
-    char link[64];
-    std::string path = std::string("/proc/self/fd/") + e->d_name;
-    ssize_t k = readlink(path.c_str(), link, sizeof link - 1);
-    if (k > 0 && std::string(link, static_cast<size_t>(k)).rfind("pipe:", 0) == 0) continue;
-    ++n;
-  }
-  closedir(d);
-  return n - 1;  // the DIR's own fd
 }
 
 // ---------------------------------------------------------------- scenarios
@@ -987,7 +969,7 @@ bool RunTour(const std::string& only, int count) {
   utsname u{};
   uname(&u);
   Big();  // allocate before any timing
-  int fds_start = CountFds();
+  int fds_start = leak_check::CountOpenFds();
   absl::Time start = absl::Now();
   Logf("gonet tour: %zu scenarios, %s %s; expectations: Go 1.19 on Linux", std::size(kScenarios),
        u.sysname, u.release);
@@ -1012,10 +994,16 @@ bool RunTour(const std::string& only, int count) {
       Logf("--- %s %s (%s)", s.failed() ? "FAIL" : "PASS", sc.name, Dur(took));
     }
   }
-  int fds_end = CountFds();
+  int fds_end = leak_check::CountOpenFds();
   rows.push_back(
       {absl::StrCat("no fd leaks (open fds: ", fds_start, " at start, ", fds_end, " at end)"),
        fds_start == fds_end && fds_start >= 0, absl::ZeroDuration()});
+  // Every fiber a scenario started must be done by now (waits up to 2 s for
+  // stragglers that were just woken).
+  absl::Time fibers_t0 = absl::Now();
+  int fibers_left = leak_check::FibersLeftOver();
+  rows.push_back({absl::StrCat("no fibers left over (", fibers_left, " besides main)"),
+                  fibers_left == 0, absl::Now() - fibers_t0});
   absl::Duration total = absl::Now() - start;
   Logf("=== SUMMARY");
   Logf("  %-3s %-58s %-6s %s", "#", "scenario", "result", "took");

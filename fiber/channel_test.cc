@@ -9,9 +9,12 @@
 #include "fiber/fiber.h"
 #include "fiber/sync.h"
 #include "gtest/gtest.h"
+#include "testing/leak_check_gtest.h"
 
 namespace gonet {
 namespace {
+
+using gonet::leak_check::RunChecked;
 
 class ChannelTest : public testing::TestWithParam<int> {
  protected:
@@ -29,7 +32,7 @@ TEST_P(ChannelTest, UnbufferedSendWaitsForReceiver) {
   std::atomic<bool> sent{false};
   bool sent_before_recv = true;
   std::optional<int> got;
-  gonet::Run([&] {
+  RunChecked([&] {
     fiber::Channel<int> ch;
     fiber::WaitGroup wg;
     wg.Add(1);
@@ -53,7 +56,7 @@ TEST_P(ChannelTest, UnbufferedSendWaitsForReceiver) {
 TEST_P(ChannelTest, UnbufferedRecvWaitsForSender) {
   std::atomic<bool> received{false};
   bool received_early = true;
-  gonet::Run([&] {
+  RunChecked([&] {
     fiber::Channel<int> ch;
     fiber::WaitGroup wg;
     wg.Add(1);
@@ -75,7 +78,7 @@ TEST_P(ChannelTest, UnbufferedRecvWaitsForSender) {
 TEST_P(ChannelTest, UnbufferedPreservesOrder) {
   constexpr int kN = 10000;
   std::vector<int> got;
-  gonet::Run([&] {
+  RunChecked([&] {
     fiber::Channel<int> ch;
     Go([&] {
       for (int i = 0; i < kN; ++i) ch.Send(i);
@@ -92,7 +95,7 @@ TEST_P(ChannelTest, UnbufferedPreservesOrder) {
 TEST_P(ChannelTest, BlockedSendersServedInArrivalOrder) {
   if (GetParam() != 1) GTEST_SKIP() << "arrival order is only known with one worker";
   std::vector<int> got;
-  gonet::Run([&] {
+  RunChecked([&] {
     fiber::Channel<int> ch;
     fiber::WaitGroup wg;
     std::atomic<int> blocked{0};
@@ -117,7 +120,7 @@ TEST_P(ChannelTest, BufferedHoldsCapacityValues) {
   bool fourth_sent_early = true;
   size_t size_when_full = 0;
   std::vector<int> got;
-  gonet::Run([&] {
+  RunChecked([&] {
     fiber::Channel<int> ch(3);
     EXPECT_EQ(ch.capacity(), 3u);
     // Three sends complete without a receiver.
@@ -162,7 +165,7 @@ TEST(Channel, BufferedSendOutsideFiberDoesNotNeedRuntime) {
 
 TEST_P(ChannelTest, MoveOnlyValues) {
   std::vector<int> got;
-  gonet::Run([&] {
+  RunChecked([&] {
     for (size_t cap : {size_t{0}, size_t{1}, size_t{4}}) {
       fiber::Channel<std::unique_ptr<int>> ch(cap);
       fiber::WaitGroup wg;
@@ -186,7 +189,7 @@ TEST_P(ChannelTest, CloseWakesBlockedReceivers) {
   constexpr int kReceivers = 20;
   std::atomic<int> got_nullopt{0};
   std::atomic<int> got_value{0};
-  gonet::Run([&] {
+  RunChecked([&] {
     fiber::Channel<int> ch;
     fiber::WaitGroup wg;
     std::atomic<int> started{0};
@@ -225,7 +228,7 @@ TEST_P(ChannelTest, CloseWakesBlockedSenders) {
   std::atomic<int> succeeded{0};
   std::optional<Tracked> after_close{Tracked(-1)};
   int live_after = -1;
-  gonet::Run([&] {
+  RunChecked([&] {
     {
       fiber::Channel<Tracked> ch;  // unbuffered: every sender blocks
       fiber::WaitGroup wg;
@@ -256,7 +259,7 @@ TEST_P(ChannelTest, CloseWakesBlockedSenders) {
 TEST_P(ChannelTest, BufferedValuesDeliveredAfterClose) {
   std::vector<int> got;
   bool send_after_close = true;
-  gonet::Run([&] {
+  RunChecked([&] {
     fiber::Channel<int> ch(5);
     for (int i = 0; i < 3; ++i) ch.Send(i);
     ch.Close();
@@ -273,7 +276,7 @@ TEST_P(ChannelTest, BufferedValuesDeliveredAfterClose) {
 TEST_P(ChannelTest, CloseFailsSenderBlockedOnFullBuffer) {
   bool blocked_send = true;
   std::vector<int> got;
-  gonet::Run([&] {
+  RunChecked([&] {
     fiber::Channel<int> ch(2);
     ch.Send(1);
     ch.Send(2);
@@ -321,7 +324,7 @@ void ProducersConsumers(int procs, size_t capacity) {
   std::vector<std::atomic<int>> seen(kTotal);
   std::atomic<int> received{0};
   std::atomic<int> send_failures{0};
-  gonet::Run([&] {
+  RunChecked([&] {
     fiber::Channel<int> ch(capacity);
     fiber::WaitGroup producers, consumers;
     for (int c = 0; c < kConsumers; ++c) {

@@ -16,9 +16,12 @@
 #include "fiber/internal/scheduler.h"
 #include "fiber/sync.h"
 #include "gtest/gtest.h"
+#include "testing/leak_check_gtest.h"
 
 namespace gonet {
 namespace {
+
+using gonet::leak_check::RunChecked;
 
 class FiberTest : public testing::TestWithParam<int> {
  protected:
@@ -27,14 +30,14 @@ class FiberTest : public testing::TestWithParam<int> {
 
 TEST_P(FiberTest, RunExecutesMainAndReturns) {
   bool ran = false;
-  gonet::Run([&] { ran = fiber_internal::InFiber(); }, Opts());
+  RunChecked([&] { ran = fiber_internal::InFiber(); }, Opts());
   EXPECT_TRUE(ran);
   EXPECT_FALSE(fiber_internal::InFiber());
 }
 
 TEST_P(FiberTest, GoRunsEveryFiberOnce) {
   std::atomic<int> sum{0};
-  gonet::Run([&] {
+  RunChecked([&] {
     fiber::WaitGroup wg;
     for (int i = 1; i <= 1000; ++i) {
       wg.Add(1);
@@ -50,7 +53,7 @@ TEST_P(FiberTest, GoRunsEveryFiberOnce) {
 
 TEST_P(FiberTest, YieldLetsOthersRun) {
   std::vector<int> order;
-  gonet::Run([&] {
+  RunChecked([&] {
     fiber::WaitGroup wg;
     fiber::Mutex mu;
     for (int id = 0; id < 2; ++id) {
@@ -77,7 +80,7 @@ TEST_P(FiberTest, YieldLetsOthersRun) {
 
 TEST_P(FiberTest, SleepBounds) {
   absl::Duration took;
-  gonet::Run([&] {
+  RunChecked([&] {
     absl::Time start = absl::Now();
     Sleep(absl::Milliseconds(50));
     took = absl::Now() - start;
@@ -88,7 +91,7 @@ TEST_P(FiberTest, SleepBounds) {
 
 TEST_P(FiberTest, SleepUntilPastReturnsAtOnce) {
   absl::Duration took;
-  gonet::Run([&] {
+  RunChecked([&] {
     absl::Time start = absl::Now();
     SleepUntil(absl::Now() - absl::Seconds(1));
     Sleep(-absl::Seconds(1));
@@ -99,7 +102,7 @@ TEST_P(FiberTest, SleepUntilPastReturnsAtOnce) {
 
 TEST_P(FiberTest, ManySleepersWakeInDeadlineOrder) {
   std::vector<int> order;
-  gonet::Run([&] {
+  RunChecked([&] {
     fiber::Mutex mu;
     fiber::WaitGroup wg;
     for (int i = 5; i >= 1; --i) {
@@ -122,7 +125,7 @@ TEST_P(FiberTest, FibersMigrateBetweenWorkers) {
   if (GetParam() == 1) GTEST_SKIP() << "one worker";
   std::mutex mu;
   std::set<std::thread::id> threads;
-  gonet::Run([&] {
+  RunChecked([&] {
     fiber::WaitGroup wg;
     for (int i = 0; i < 64; ++i) {
       wg.Add(1);
@@ -148,7 +151,7 @@ thread_local int t_marker = 0;
 // runtime itself does so (this would crash or misbehave if it cached its worker).
 TEST_P(FiberTest, ThreadLocalsAreReReadAfterPark) {
   std::atomic<int> mismatches{0};
-  gonet::Run([&] {
+  RunChecked([&] {
     fiber::WaitGroup wg;
     for (int i = 0; i < 32; ++i) {
       wg.Add(1);
@@ -173,6 +176,7 @@ TEST_P(FiberTest, MainReturningAbandonsParkedFibers) {
   std::atomic<int> resumed{0};
   // Outlives the Run: the abandoned receivers stay queued on it, never woken.
   fiber::Channel<int> ch(0);
+  // Plain Run, no leak check: the fibers are abandoned on purpose (the point of this test).
   gonet::Run([&] {
     for (int i = 0; i < 10; ++i) {
       Go([&] {
@@ -188,14 +192,14 @@ TEST_P(FiberTest, MainReturningAbandonsParkedFibers) {
   EXPECT_EQ(resumed.load(), 0);
   // The runtime is gone and can be started again.
   bool again = false;
-  gonet::Run([&] { again = true; }, Opts());
+  RunChecked([&] { again = true; }, Opts());
   EXPECT_TRUE(again);
 }
 
 TEST_P(FiberTest, RunManyTimesInALoop) {
   int count = 0;
   for (int i = 0; i < 1000; ++i) {
-    gonet::Run([&] {
+    RunChecked([&] {
       fiber::WaitGroup wg;
       wg.Add(1);
       Go([&] {
@@ -219,6 +223,7 @@ TEST_P(FiberTest, NoThreadLeftAfterRun) {
     return n;
   };
   int before = threads();
+  // Plain Run, no leak check: the sleeper is abandoned on purpose (its worker must go).
   gonet::Run([] { Go([] { Sleep(absl::Seconds(100)); }); }, Opts());
   EXPECT_EQ(threads(), before);
 }
@@ -229,7 +234,7 @@ TEST(FiberRuntime, RaisesFileLimitToHard) {
   rlimit lowered{std::min<rlim_t>(rl.rlim_max, 256), rl.rlim_max};
   ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &lowered), 0);
   rlim_t inside = 0;
-  gonet::Run([&] {
+  RunChecked([&] {
     rlimit now;
     getrlimit(RLIMIT_NOFILE, &now);
     inside = now.rlim_cur;

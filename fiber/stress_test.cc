@@ -16,9 +16,12 @@
 #include "fiber/internal/timer_heap.h"
 #include "fiber/sync.h"
 #include "gtest/gtest.h"
+#include "testing/leak_check_gtest.h"
 
 namespace gonet {
 namespace {
+
+using gonet::leak_check::RunChecked;
 
 using fiber_internal::MonoNanos;
 
@@ -44,7 +47,7 @@ TEST_P(StressTest, HundredThousandFibersSpawnedAndJoined) {
   constexpr int kFibers = 100'000 / kScaleDown;
   std::vector<uint8_t> ran(kFibers, 0);
   std::atomic<int> count{0};
-  gonet::Run([&] {
+  RunChecked([&] {
     fiber::WaitGroup wg;
     wg.Add(kFibers);
     for (int i = 0; i < kFibers; ++i) {
@@ -66,7 +69,7 @@ TEST_P(StressTest, PingPongAcrossWorkers) {
   constexpr int kRoundTrips = 100'000;
   int last = -1;
   bool in_order = true;
-  gonet::Run([&] {
+  RunChecked([&] {
     fiber::Channel<int> ping, pong;
     fiber::WaitGroup wg;
     wg.Add(1);
@@ -103,7 +106,7 @@ TEST_P(StressTest, HundredThousandTimersFireInOrder) {
   };
   std::vector<Record> rec(kFibers);
   std::atomic<int64_t> seq{0};
-  gonet::Run([&] {
+  RunChecked([&] {
     fiber::WaitGroup wg;
     wg.Add(kFibers);
     for (int i = 0; i < kFibers; ++i) {
@@ -169,7 +172,7 @@ TEST_P(StressTest, FiftyThousandParkedFibers) {
   std::atomic<int64_t> sum{0};
   std::atomic<int> got{0};
   int max_mappings = 0;
-  gonet::Run([&] {
+  RunChecked([&] {
     fiber::Channel<int> ch;
     fiber::WaitGroup wg;
     wg.Add(kFibers);
@@ -207,7 +210,7 @@ void RunThousandTimes(int procs, bool main_owns_wg) {
   for (int r = 0; r < kRuns; ++r) {
     int total = 0;
     fiber::WaitGroup outer_wg;
-    gonet::Run([&] {
+    RunChecked([&] {
       fiber::WaitGroup inner_wg;
       fiber::WaitGroup& wg = main_owns_wg ? inner_wg : outer_wg;
       fiber::Channel<int> ch(4);
@@ -242,7 +245,7 @@ TEST_P(StressTest, WaitGroupReuseNeverWakesEarly) {
   if (GetParam() == 1) GTEST_SKIP() << "needs parallel workers";
   constexpr int kRounds = 100'000;
   int early = 0;
-  gonet::Run([&] {
+  RunChecked([&] {
     fiber::WaitGroup wg;
     std::atomic<int> finished{0};
     for (int r = 0; r < kRounds; ++r) {

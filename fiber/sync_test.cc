@@ -10,9 +10,12 @@
 #include "fiber/fiber.h"
 #include "fiber/internal/scheduler.h"
 #include "gtest/gtest.h"
+#include "testing/leak_check_gtest.h"
 
 namespace gonet {
 namespace {
+
+using gonet::leak_check::RunChecked;
 
 class SyncTest : public testing::TestWithParam<int> {
  protected:
@@ -27,7 +30,7 @@ TEST_P(SyncTest, MutexExcludesUnderContention) {
   int64_t counter = 0;  // deliberately not atomic: only the mutex protects it
   std::atomic<int> inside{0};
   std::atomic<int> overlaps{0};
-  gonet::Run([&] {
+  RunChecked([&] {
     fiber::Mutex mu;
     fiber::WaitGroup wg;
     for (int f = 0; f < kFibers; ++f) {
@@ -54,7 +57,7 @@ TEST_P(SyncTest, MutexExcludesUnderContention) {
 
 TEST_P(SyncTest, MutexWorksWithScopedLock) {
   int counter = 0;
-  gonet::Run([&] {
+  RunChecked([&] {
     fiber::Mutex mu;
     fiber::WaitGroup wg;
     for (int f = 0; f < 16; ++f) {
@@ -75,7 +78,7 @@ TEST_P(SyncTest, MutexWorksWithScopedLock) {
 }
 
 TEST_P(SyncTest, TryLock) {
-  gonet::Run([] {
+  RunChecked([] {
     fiber::Mutex mu;
     ASSERT_TRUE(mu.TryLock());
     EXPECT_FALSE(mu.TryLock());  // not reentrant
@@ -120,7 +123,7 @@ TEST_P(SyncTest, MutexStarvationIsBounded) {
   const absl::Duration kGiveUp = absl::Seconds(10);
   absl::Duration max_wait;
   int victim_rounds = 0;
-  gonet::Run([&] {
+  RunChecked([&] {
     fiber::Mutex mu;
     fiber::WaitGroup wg;
     std::atomic<bool> stop{false};
@@ -184,7 +187,7 @@ TEST_P(SyncTest, CondVarSignalWakesAWaiter) {
   constexpr int kWaiters = 8;
   int tokens = 0;
   int consumed = 0;
-  gonet::Run([&] {
+  RunChecked([&] {
     fiber::Mutex mu;
     fiber::CondVar cv;       // tokens > 0
     fiber::CondVar done_cv;  // consumed changed
@@ -221,7 +224,7 @@ TEST_P(SyncTest, CondVarSignalAllWakesEveryWaiter) {
   bool go = false;
   int waiting = 0;
   int woke = 0;
-  gonet::Run([&] {
+  RunChecked([&] {
     fiber::Mutex mu;
     fiber::CondVar cv;
     fiber::CondVar all_waiting;
@@ -251,7 +254,7 @@ TEST_P(SyncTest, CondVarSignalAllWakesEveryWaiter) {
 
 TEST_P(SyncTest, CondVarSignalWithoutWaitersIsANoOp) {
   bool returned = false;
-  gonet::Run([&] {
+  RunChecked([&] {
     fiber::CondVar cv;
     cv.Signal();
     cv.SignalAll();
@@ -268,7 +271,7 @@ TEST_P(SyncTest, WaitWithTimeoutTimesOut) {
   bool timed_out = false;
   absl::Duration took;
   bool relocked = false;
-  gonet::Run([&] {
+  RunChecked([&] {
     fiber::Mutex mu;
     fiber::CondVar cv;
     mu.Lock();
@@ -286,7 +289,7 @@ TEST_P(SyncTest, WaitWithTimeoutTimesOut) {
 
 TEST_P(SyncTest, WaitWithTimeoutNonPositiveReturnsAtOnce) {
   bool zero = false, negative = false;
-  gonet::Run([&] {
+  RunChecked([&] {
     fiber::Mutex mu;
     fiber::CondVar cv;
     mu.Lock();
@@ -301,7 +304,7 @@ TEST_P(SyncTest, WaitWithTimeoutNonPositiveReturnsAtOnce) {
 TEST_P(SyncTest, WaitWithTimeoutSignaledReturnsFalse) {
   bool timed_out = true;
   absl::Duration took;
-  gonet::Run([&] {
+  RunChecked([&] {
     fiber::Mutex mu;
     fiber::CondVar cv;
     bool flag = false;
@@ -335,7 +338,7 @@ TEST_P(SyncTest, WaitWithTimeoutSignaledReturnsFalse) {
 TEST_P(SyncTest, WaitWithTimeoutRacesWithSignal) {
   constexpr int kFibers = 200;
   int signaled = 0, timed_out = 0;
-  gonet::Run([&] {
+  RunChecked([&] {
     fiber::Mutex mu;
     fiber::CondVar cv;
     fiber::WaitGroup wg;
@@ -364,7 +367,7 @@ TEST_P(SyncTest, WaitGroupWaitsForManyFibers) {
   constexpr int kFibers = 10000;
   std::atomic<int> done{0};
   int seen_at_wait = -1;
-  gonet::Run([&] {
+  RunChecked([&] {
     fiber::WaitGroup wg;
     wg.Add(kFibers);
     for (int i = 0; i < kFibers; ++i) {
@@ -385,7 +388,7 @@ TEST_P(SyncTest, WaitGroupReleasesEveryWaiter) {
   std::atomic<int> released{0};
   std::atomic<bool> opened{false};
   std::atomic<int> early{0};
-  gonet::Run([&] {
+  RunChecked([&] {
     fiber::WaitGroup gate;
     fiber::WaitGroup finished;
     gate.Add(1);
@@ -412,7 +415,7 @@ TEST_P(SyncTest, WaitGroupIsReusable) {
   constexpr int kRounds = 200;
   constexpr int kPerRound = 20;
   int bad_rounds = 0;
-  gonet::Run([&] {
+  RunChecked([&] {
     fiber::WaitGroup wg;
     wg.Wait();  // zero counter: returns at once
     std::atomic<int> n{0};

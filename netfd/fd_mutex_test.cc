@@ -11,9 +11,12 @@
 #include "fiber/internal/scheduler.h"
 #include "fiber/sync.h"
 #include "gtest/gtest.h"
+#include "testing/leak_check_gtest.h"
 
 namespace gonet::netfd {
 namespace {
+
+using gonet::leak_check::RunChecked;
 
 constexpr uint64_t kCount = 1048575;  // 2^20 - 1: the largest value of each counter
 
@@ -197,7 +200,7 @@ void CheckSerializes(bool read, RuntimeOptions opts) {
   std::atomic<int> overlaps{0};
   std::atomic<uint64_t> max_queued{0};
   std::atomic<int> failures{0};
-  gonet::Run([&] {
+  RunChecked([&] {
     fiber::WaitGroup wg;
     for (int f = 0; f < kFibers; ++f) {
       wg.Add(1);
@@ -245,7 +248,7 @@ void CheckQueueAndOtherLockFree(bool read, RuntimeOptions opts) {
   std::atomic<int> got{0};
   bool other_lock_ok = false;
   uint64_t queued_state = 0;
-  gonet::Run([&] {
+  RunChecked([&] {
     fiber::WaitGroup wg;
     ASSERT_TRUE(mu.RWLock(read));
     for (int i = 0; i < kWaiters; ++i) {
@@ -289,7 +292,7 @@ TEST_P(FdMutexFiberTest, ReaderAndWriterHoldLocksConcurrently) {
   // to speak: this completes only if both locks are held at the same time.
   FdMutex mu;
   bool writer_got = false, reader_saw = false;
-  gonet::Run([&] {
+  RunChecked([&] {
     fiber::WaitGroup wg;
     fiber::Mutex m;
     fiber::CondVar cv;
@@ -326,7 +329,7 @@ TEST_P(FdMutexFiberTest, CloseWakesQueuedFibersAndTheyFail) {
   std::atomic<int> lock_true{0}, lock_false{0};
   uint64_t before_close = 0, after_close = 0;
   bool unlock_r = true, unlock_w = true, decref = false;
-  gonet::Run([&] {
+  RunChecked([&] {
     fiber::WaitGroup wg;
     ASSERT_TRUE(mu.RWLock(true));
     ASSERT_TRUE(mu.RWLock(false));
@@ -372,7 +375,7 @@ TEST_P(FdMutexFiberTest, ConcurrentClosersExactlyOneWins) {
   constexpr int kClosers = 8;
   FdMutex mu;
   std::atomic<int> wins{0}, destroys{0};
-  gonet::Run([&] {
+  RunChecked([&] {
     fiber::WaitGroup wg;
     ASSERT_TRUE(mu.IncRef());  // keeps the fd alive until everyone tried
     for (int i = 0; i < kClosers; ++i) {
@@ -397,7 +400,7 @@ TEST_P(FdMutexFiberTest, ConcurrentClosersExactlyOneWins) {
 TEST_P(FdMutexFiberTest, FiberSemaReleasesPlainThreadWaiter) {
   FiberSema sema;
   std::atomic<bool> acquired{false};
-  gonet::Run([&] {
+  RunChecked([&] {
     // The waiting thread is started from the fiber: Acquire() outside a fiber yields
     // the thread until a token arrives.
     std::atomic<bool> started{false};

@@ -29,9 +29,12 @@
 #include "fiber/sync.h"
 #include "gtest/gtest.h"
 #include "netfd/test_util.h"
+#include "testing/leak_check_gtest.h"
 
 namespace gonet::netfd {
 namespace {
+
+using gonet::leak_check::RunChecked;
 
 using test::ClosePair;
 using test::CountOpenFds;
@@ -70,7 +73,7 @@ TEST_P(NetFDTest, ReadParksUntilPeerWrites) {
   FdResult r;
   std::string got;
   std::atomic<bool> returned_early{false};
-  gonet::Run([&] {
+  RunChecked([&] {
     Pair p = NewPair();
     ASSERT_TRUE(p.a && p.b);
     fiber::WaitGroup wg;
@@ -96,7 +99,7 @@ TEST_P(NetFDTest, ReadParksUntilPeerWrites) {
 
 TEST_P(NetFDTest, ReadReturnsOneChunkNotAFullBuffer) {
   FdResult r;
-  gonet::Run([&] {
+  RunChecked([&] {
     Pair p = NewPair();
     ASSERT_TRUE(p.a && p.b);
     ASSERT_EQ(p.b->Write(S("abc")).n, 3u);
@@ -111,7 +114,7 @@ TEST_P(NetFDTest, ReadReturnsOneChunkNotAFullBuffer) {
 TEST_P(NetFDTest, EofOnPeerCloseIsRepeatedAndZeroLengthReadStaysOk) {
   FdResult data, eof1, eof2, zero_at_eof, zero_expired;
   std::string got;
-  gonet::Run([&] {
+  RunChecked([&] {
     Pair p = NewPair();
     ASSERT_TRUE(p.a && p.b);
     ASSERT_EQ(p.b->Write(S("bye")).n, 3u);
@@ -146,7 +149,7 @@ TEST_P(NetFDTest, EofAfterShortReadIsNotMissed) {
   // ("timeout" instead of "eof"). Deterministic at procs 1 (the reader is parked
   // before the peer acts, and write + close run without a scheduling point between).
   FdResult data, eof;
-  gonet::Run([&] {
+  RunChecked([&] {
     Pair p = NewPair();
     ASSERT_TRUE(p.a && p.b);
     ASSERT_EQ(Describe(p.a->SetDeadline(fiber_internal::MonoNanos() + 2000000000, 'r')), "ok");
@@ -171,7 +174,7 @@ TEST_P(NetFDTest, EofAfterShortReadIsNotMissed) {
 
 TEST_P(NetFDTest, BlockedReadWokenByPeerClose) {
   FdResult r;
-  gonet::Run([&] {
+  RunChecked([&] {
     Pair p = NewPair();
     ASSERT_TRUE(p.a && p.b);
     fiber::WaitGroup wg;
@@ -197,7 +200,7 @@ TEST_P(NetFDTest, WriteParksUntilPeerDrainsAndReturnsFullCount) {
   std::string sent(kBig, '\0');
   for (size_t i = 0; i < kBig; ++i) sent[i] = static_cast<char>('a' + i % 23);
   FdError last;
-  gonet::Run([&] {
+  RunChecked([&] {
     Pair p = NewPair();
     ASSERT_TRUE(p.a && p.b);
     ShrinkSendBuffer(p.a.get());
@@ -220,7 +223,7 @@ TEST_P(NetFDTest, WriteParksUntilPeerDrainsAndReturnsFullCount) {
 
 TEST_P(NetFDTest, ZeroLengthWriteIsOk) {
   FdResult w;
-  gonet::Run([&] {
+  RunChecked([&] {
     Pair p = NewPair();
     ASSERT_TRUE(p.a && p.b);
     w = p.a->Write(absl::Span<const char>());
@@ -235,7 +238,7 @@ TEST_P(NetFDTest, CloseUnblocksBlockedReadAndWrite) {
   FdResult r, w;
   FdError close_err, last;
   size_t peer_got = 0;
-  gonet::Run([&] {
+  RunChecked([&] {
     Pair p = NewPair();
     ASSERT_TRUE(p.a && p.b);
     ShrinkSendBuffer(p.a.get());
@@ -271,7 +274,7 @@ TEST_P(NetFDTest, CloseWaitsForInFlightControl) {
   bool fd_open_inside = false;
   FdError close_err;
   int sysfd = -1;
-  gonet::Run([&] {
+  RunChecked([&] {
     Pair p = NewPair();
     ASSERT_TRUE(p.a && p.b);
     fiber::WaitGroup wg;
@@ -318,7 +321,7 @@ TEST_P(NetFDTest, DoubleCloseAndUseAfterCloseReturnClosing) {
   FdResult r, w;
   int sysfd = -1;
   bool open_after = true;
-  gonet::Run([&] {
+  RunChecked([&] {
     Pair p = NewPair();
     ASSERT_TRUE(p.a && p.b);
     sysfd = p.a->sysfd_for_test();
@@ -353,7 +356,7 @@ TEST_P(NetFDTest, WriteAfterPeerCloseIsEpipeWithoutSigpipe) {
   sa.sa_handler = SIG_DFL;
   ASSERT_EQ(sigaction(SIGPIPE, &sa, &old_sa), 0);
   FdResult w1, w2;
-  gonet::Run([&] {
+  RunChecked([&] {
     Pair p = NewPair();
     ASSERT_TRUE(p.a && p.b);
     EXPECT_EQ(Describe(p.b->Close()), "ok");
@@ -369,7 +372,7 @@ TEST_P(NetFDTest, WriteAfterPeerCloseIsEpipeWithoutSigpipe) {
 
 TEST_P(NetFDTest, ShutdownWriteGivesPeerEofAndOwnWriteEpipe) {
   FdResult peer_read, own_write, peer_write;
-  gonet::Run([&] {
+  RunChecked([&] {
     Pair p = NewPair();
     ASSERT_TRUE(p.a && p.b);
     ASSERT_EQ(Describe(p.a->Shutdown(SHUT_WR)), "ok");
@@ -392,7 +395,7 @@ TEST_P(NetFDTest, ConcurrentWritesAreContiguous) {
   constexpr size_t kChunk = 256 << 10;
   std::string got;
   FdError last;
-  gonet::Run([&] {
+  RunChecked([&] {
     Pair p = NewPair();
     ASSERT_TRUE(p.a && p.b);
     ShrinkSendBuffer(p.a.get());
@@ -441,7 +444,7 @@ TEST_P(NetFDTest, ConcurrentReadersGetDisjointBytes) {
   std::atomic<size_t> total{0};
   std::vector<int> counts(256);
   std::atomic<int> eofs{0};
-  gonet::Run([&] {
+  RunChecked([&] {
     Pair p = NewPair();
     ASSERT_TRUE(p.a && p.b);
     fiber::WaitGroup wg;
@@ -484,7 +487,7 @@ TEST_P(NetFDTest, ReusedFdNumberDoesNotWakeNewReaderEarly) {
   // make B's reader return before B has data.
   constexpr int kRounds = 20;
   int reused = 0, early = 0, a_not_closing = 0, b_bad = 0;
-  gonet::Run([&] {
+  RunChecked([&] {
     for (int round = 0; round < kRounds; ++round) {
       Pair a = NewPair();
       ASSERT_TRUE(a.a && a.b);
@@ -544,7 +547,7 @@ TEST_P(NetFDTest, ReusedFdNumberDoesNotWakeNewReaderEarly) {
 TEST_P(NetFDTest, NoFdLeaks) {
   const int before = CountOpenFds();
   ASSERT_GT(before, 0);
-  gonet::Run([&] {
+  RunChecked([&] {
     for (int i = 0; i < 50; ++i) {
       Pair p = NewPair();
       ASSERT_TRUE(p.a && p.b);
@@ -571,7 +574,7 @@ TEST_P(NetFDTest, NoFdLeaks) {
 TEST_P(NetFDTest, DestructorClosesUnclosedFd) {
   int fa = -1, fb = -1;
   bool a_open = true, b_open = true;
-  gonet::Run([&] {
+  RunChecked([&] {
     Pair p = NewPair();
     ASSERT_TRUE(p.a && p.b);
     fa = p.a->sysfd_for_test();
@@ -604,7 +607,7 @@ TEST(NetFDPlainThread, OpsOutsideAFiberFailCleanly) {
 TEST_P(NetFDTest, ReadWriteOnUnregisteredFdDoNotCrash) {
   FdResult r, w;
   std::string got;
-  gonet::Run([&] {
+  RunChecked([&] {
     int sv[2];
     ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
     NetFD a(sv[0], AF_UNIX, SOCK_STREAM, "unix");  // no Init()
@@ -627,6 +630,7 @@ TEST_P(NetFDTest, ReadWriteOnUnregisteredFdDoNotCrash) {
 // which Close's contract allows.
 void CloseFromPlainThread(RuntimeOptions opts, bool delete_at_once) {
   constexpr int kRounds = 30;
+  const int fds_before = CountOpenFds();
   int closing = 0;
   for (int round = 0; round < kRounds; ++round) {
     // Plain atomics, not absl::Notification: the system Abseil is not built with TSan,
@@ -635,6 +639,8 @@ void CloseFromPlainThread(RuntimeOptions opts, bool delete_at_once) {
     std::atomic<bool> ready{false};
     FdResult r;
     std::thread runner([&] {
+      // Plain Run with the fiber check only: `a` is closed by the test thread, which
+      // may still be closing it when this Run returns (fds are counted per test below).
       gonet::Run([&] {
         Pair p = NewPair();
         if (!p.a || !p.b) {
@@ -653,6 +659,7 @@ void CloseFromPlainThread(RuntimeOptions opts, bool delete_at_once) {
         ready.store(true);
         wg.Wait();
         EXPECT_EQ(Describe(p.b->Close()), "ok");
+        leak_check::ExpectNoFibersLeftOver();
       }, opts);
     });
     while (!ready.load()) std::this_thread::yield();
@@ -666,6 +673,7 @@ void CloseFromPlainThread(RuntimeOptions opts, bool delete_at_once) {
     if (r.err.kind == FdError::Kind::kClosing) ++closing;
   }
   EXPECT_EQ(closing, kRounds);
+  EXPECT_EQ(CountOpenFds(), fds_before);
 }
 
 TEST_P(NetFDTest, CloseFromPlainThreadWhileReadBlocked) { CloseFromPlainThread(Opts(), false); }

@@ -34,9 +34,12 @@
 #include "netfd/test_util.h"
 #include "netfd/netfd.h"
 #include "poller/poller.h"
+#include "testing/leak_check_gtest.h"
 
 namespace gonet::netfd {
 namespace {
+
+using gonet::leak_check::RunChecked;
 
 using test::ClosePair;
 using test::CountOpenFds;
@@ -96,7 +99,7 @@ class PollDescTest : public testing::TestWithParam<int> {
 TEST_P(PollDescTest, WaitParksUntilReadableThenEvictFailsWithClosing) {
   PollError wait1 = PollError::kTimeout, prep2 = PollError::kOk, wait2 = PollError::kOk;
   std::atomic<ssize_t> got{-1};
-  gonet::Run([&] {
+  RunChecked([&] {
     int sv[2];
     ASSERT_TRUE(RawPair(sv));
     PollDesc* pd = nullptr;
@@ -144,7 +147,7 @@ TEST_P(PollDescTest, StaleTokenOfRecycledDescriptorIsDropped) {
   uintptr_t token_a = 0, token_b = 0;
   bool same_fd = false, same_pd = false, stale_woke = true, data_at_wake = false;
   PollError a_wait = PollError::kOk, b_wait = PollError::kTimeout;
-  gonet::Run([&] {
+  RunChecked([&] {
     int a[2], b[2];
     ASSERT_TRUE(RawPair(a));
     PollDesc* pda = nullptr;
@@ -213,7 +216,7 @@ TEST_P(PollDescTest, StaleTokenOfRecycledDescriptorIsDropped) {
 TEST_P(PollDescTest, EventErrReflectsOnlyTheLatestEvent) {
   PollError after_err_r = PollError::kOk, after_err_w = PollError::kNotPollable;
   PollError after_clear_r = PollError::kNotPollable;
-  gonet::Run([&] {
+  RunChecked([&] {
     int sv[2];
     ASSERT_TRUE(RawPair(sv));
     PollDesc* pd = nullptr;
@@ -243,7 +246,7 @@ TEST_P(PollDescTest, EventErrReflectsOnlyTheLatestEvent) {
 
 TEST_P(PollDescTest, DeadlineStatesPerDirection) {
   std::vector<std::string> seen;
-  gonet::Run([&] {
+  RunChecked([&] {
     int sv[2];
     ASSERT_TRUE(RawPair(sv));
     PollDesc* pd = nullptr;
@@ -286,7 +289,7 @@ TEST_P(PollDescTest, StaleDeadlineTimerNeverExpiresANewerDeadline) {
   if (GetParam() == 1) GTEST_SKIP() << "needs a second worker to run timers";
   constexpr int kRounds = 20000;
   int expired_early = 0, rounds = 0;
-  gonet::Run([&] {
+  RunChecked([&] {
     int sv[2];
     ASSERT_TRUE(RawPair(sv));
     PollDesc* pd = nullptr;
@@ -318,7 +321,7 @@ TEST_P(PollDescTest, StaleDeadlineTimerNeverExpiresANewerDeadline) {
 TEST_P(PollDescTest, ReadDeadlineExpiresAndIsStickyUntilReset) {
   FdResult first, with_data, zero_len, cleared;
   std::string data;
-  gonet::Run([&] {
+  RunChecked([&] {
     Pair p = NewPair();
     ASSERT_TRUE(p.a && p.b);
     char buf[16];
@@ -344,7 +347,7 @@ TEST_P(PollDescTest, ReadDeadlineExpiresAndIsStickyUntilReset) {
 TEST_P(PollDescTest, PastDeadlineWakesBlockedReaderAtOnce) {
   FdResult r;
   int64_t woke_after_ns = -1;
-  gonet::Run([&] {
+  RunChecked([&] {
     Pair p = NewPair();
     ASSERT_TRUE(p.a && p.b);
     fiber::WaitGroup wg;
@@ -370,7 +373,7 @@ TEST_P(PollDescTest, PastDeadlineWakesBlockedReaderAtOnce) {
 TEST_P(PollDescTest, DeadlineSetWhileBlockedTakesEffect) {
   FdResult r;
   int64_t elapsed = -1;
-  gonet::Run([&] {
+  RunChecked([&] {
     Pair p = NewPair();
     ASSERT_TRUE(p.a && p.b);
     fiber::WaitGroup wg;
@@ -396,7 +399,7 @@ TEST_P(PollDescTest, ExtendingDeadlineWhileBlockedTakesEffect) {
   FdResult r;
   int64_t elapsed = -1;
   bool extended_in_time = false;
-  gonet::Run([&] {
+  RunChecked([&] {
     Pair p = NewPair();
     ASSERT_TRUE(p.a && p.b);
     fiber::WaitGroup wg;
@@ -428,7 +431,7 @@ TEST_P(PollDescTest, ClearingDeadlineWhileBlockedTakesEffect) {
   FdResult r;
   bool cleared_in_time = false;
   std::string data;
-  gonet::Run([&] {
+  RunChecked([&] {
     Pair p = NewPair();
     Pair q = NewPair();
     ASSERT_TRUE(p.a && p.b && q.a && q.b);
@@ -461,7 +464,7 @@ TEST_P(PollDescTest, ClearingDeadlineWhileBlockedTakesEffect) {
 
 TEST_P(PollDescTest, ReadDeadlineDoesNotAffectWritesAndViceVersa) {
   FdResult w_with_rd, r_with_rd, w_with_wd, r_with_wd, w_cleared;
-  gonet::Run([&] {
+  RunChecked([&] {
     Pair p = NewPair();
     ASSERT_TRUE(p.a && p.b);
     char buf[8];
@@ -493,7 +496,7 @@ TEST_P(PollDescTest, WriteDeadlineReturnsPartialCountThenSticks) {
   FdResult w, again;
   size_t peer_got = 0;
   bool peer_eof = false;
-  gonet::Run([&] {
+  RunChecked([&] {
     Pair p = NewPair();
     ASSERT_TRUE(p.a && p.b);
     ShrinkSendBuffer(p.a.get());
@@ -526,7 +529,7 @@ TEST_P(PollDescTest, WriteDeadlineReturnsPartialCountThenSticks) {
 TEST_P(PollDescTest, ComboDeadlineFiresBothDirections) {
   // The same value for both directions arms one (combo) timer; it must fire both.
   FdResult w, r;
-  gonet::Run([&] {
+  RunChecked([&] {
     Pair p = NewPair();
     ASSERT_TRUE(p.a && p.b);
     ShrinkSendBuffer(p.a.get());
@@ -552,7 +555,7 @@ TEST_P(PollDescTest, SplittingComboKeepsWriteDeadline) {
   // A combo deadline, then the read side cleared: the write deadline must still fire
   // and the read side must no longer time out.
   FdResult w, r;
-  gonet::Run([&] {
+  RunChecked([&] {
     Pair p = NewPair();
     ASSERT_TRUE(p.a && p.b);
     ShrinkSendBuffer(p.a.get());
@@ -572,7 +575,7 @@ TEST_P(PollDescTest, SplittingComboKeepsWriteDeadline) {
 TEST_P(PollDescTest, ReadDeadline50msFiresWithinBounds) {
   FdResult r;
   absl::Duration elapsed;
-  gonet::Run([&] {
+  RunChecked([&] {
     Pair p = NewPair();
     ASSERT_TRUE(p.a && p.b);
     const absl::Time start = absl::Now();

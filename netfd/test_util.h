@@ -1,9 +1,8 @@
 // test_util.h: helpers shared by the //netfd tests (socketpair-backed NetFDs, error
-// descriptions, the fd leak count).
+// descriptions, the shared fd leak count).
 #ifndef GONET_NETFD_TEST_UTIL_H_
 #define GONET_NETFD_TEST_UTIL_H_
 
-#include <dirent.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "netfd/netfd.h"
 #include "netfd/poll_desc.h"
+#include "testing/leak_check.h"
 
 namespace gonet::netfd::test {
 
@@ -35,23 +35,8 @@ inline const char* Describe(PollError e) {
 // Write("abc") would pass the terminating NUL too (array -> Span); spell the bytes.
 inline absl::Span<const char> S(absl::string_view s) { return {s.data(), s.size()}; }
 
-// Open fds of this process, without the directory stream's own and without pipes
-// (a sanitizer's symbolizer opens a pair the first time it names a frame).
-inline int CountOpenFds() {
-  int n = 0;
-  DIR* d = opendir("/proc/self/fd");
-  if (d == nullptr) return -1;
-  while (dirent* e = readdir(d)) {
-    if (e->d_name[0] == '.') continue;
-    char link[64];
-    std::string path = std::string("/proc/self/fd/") + e->d_name;
-    ssize_t k = readlink(path.c_str(), link, sizeof link - 1);
-    if (k > 0 && std::string(link, static_cast<size_t>(k)).rfind("pipe:", 0) == 0) continue;
-    ++n;
-  }
-  closedir(d);
-  return n - 1;
-}
+// The shared fd count (testing/leak_check.h): open fds, pipes excluded.
+using leak_check::CountOpenFds;
 
 inline bool RawPair(int sv[2]) {
   return socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0;

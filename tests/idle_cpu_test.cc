@@ -28,6 +28,8 @@ TEST(IdleCpu, TenThousandParkedFibersIdleBelowOnePercent) {
   if (rl.rlim_max < 2 * kConns + 200) GTEST_SKIP() << "RLIMIT_NOFILE hard limit " << rl.rlim_max;
   for (int procs : {1, 2}) {
     double used = 0, window = 0;
+    // Plain Run, no fiber leak check: the 30-40 s sleepers are abandoned when main
+    // returns, on purpose (parked timers are part of the idle load measured).
     gonet::Run([&] {
       auto ln = net::Listen("tcp", "127.0.0.1:0");
       ASSERT_TRUE(ln.ok()) << ln.status();

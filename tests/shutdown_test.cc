@@ -92,6 +92,8 @@ TEST_P(ParkedAtRunEndTest, CloseAfterRunNeverWaitsForAbandonedFibers) {
   for (int round = 0; round < 8; ++round) {
     std::shared_ptr<net::Listener> ln;
     std::shared_ptr<net::Conn> client, server;
+    // Plain Run, no fiber leak check: the fiber parked in the operation is abandoned
+    // when main returns, on purpose (that is the case under test).
     gonet::Run(
         [&] {
           auto l = net::Listen("tcp", "127.0.0.1:0");
@@ -158,6 +160,7 @@ TEST(ShutdownTest, CloseFromLaterRunDoesNotWaitForEarlierRun) {
   const int fds_before = CountOpenFds();
   std::shared_ptr<net::Conn> client, server;
   std::shared_ptr<net::Listener> ln;
+  // Plain Run, no fiber leak check: the reader is abandoned parked, on purpose.
   gonet::Run(
       [&] {
         testing_util::ConnPair p = testing_util::MakeConnPair();
@@ -176,11 +179,13 @@ TEST(ShutdownTest, CloseFromLaterRunDoesNotWaitForEarlierRun) {
       },
       {.procs = 2});
   MustReturnWithin(absl::Seconds(10), "Close from the next Run", [&] {
+    // Plain Run with the fiber check only: the fds were opened by the earlier Run.
     gonet::Run(
         [&] {
           EXPECT_TRUE(client->Close().ok());
           EXPECT_TRUE(server->Close().ok());
           EXPECT_TRUE(ln->Close().ok());
+          testing_util::ExpectNoFibersLeftOver();
         },
         {.procs = 1});
   });
@@ -195,7 +200,7 @@ TEST(ShutdownTest, CloseFromLaterRunDoesNotWaitForEarlierRun) {
 // the fix it busy-waited with yield, a whole core).
 TEST(ShutdownTest, PlainThreadCloseBlocksWithoutSpinning) {
   const int fds_before = CountOpenFds();
-  gonet::Run(
+  leak_check::RunChecked(
       [] {
         testing_util::ConnPair p = testing_util::MakeConnPair();
         ASSERT_TRUE(p.ok());
@@ -237,6 +242,8 @@ TEST(ShutdownTest, PlainThreadBlockedInCloseIsReleasedWhenRunEnds) {
   std::thread closer;
   std::atomic<bool> close_returned{false};
   std::shared_ptr<net::TCPConn> kept;
+  // Plain Run, no fiber leak check: the fiber parked in Control is abandoned when main
+  // returns, on purpose (its release of the closer is the case under test).
   gonet::Run(
       [&] {
         testing_util::ConnPair p = testing_util::MakeConnPair();
@@ -276,7 +283,7 @@ struct ControlError : std::runtime_error {
 TEST(ShutdownTest, ThrowingControlReleasesItsReference) {
   const int fds_before = CountOpenFds();
   for (int procs : {1, 2}) {
-    gonet::Run(
+    leak_check::RunChecked(
         [] {
           testing_util::ConnPair p = testing_util::MakeConnPair();
           ASSERT_TRUE(p.ok());

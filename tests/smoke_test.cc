@@ -6,14 +6,17 @@
 #include "fiber/sync.h"
 #include "gtest/gtest.h"
 #include "net/net.h"
+#include "testing/leak_check_gtest.h"
 
 namespace gonet {
 namespace {
 
+using gonet::leak_check::RunChecked;
+
 class SmokeTest : public testing::TestWithParam<int> {};
 
 TEST_P(SmokeTest, EchoDeadlineAndClose) {
-  gonet::Run([] {
+  RunChecked([] {
     auto ln = net::Listen("tcp", "127.0.0.1:0");
     ASSERT_TRUE(ln.ok()) << ln.status();
     std::string addr = (*ln)->Address().String();

@@ -16,10 +16,13 @@
 #include "fiber/sync.h"
 #include "gtest/gtest.h"
 #include "net/net.h"
+#include "testing/leak_check_gtest.h"
 #include "tests/test_util.h"
 
 namespace gonet {
 namespace {
+
+using gonet::leak_check::RunChecked;
 
 constexpr int kConns = 10000;
 constexpr size_t kMsg = 2048;  // bytes each client sends and gets back
@@ -77,7 +80,7 @@ TEST(StressEcho, TenThousandConcurrentConnsProcs2) {
     if (first_error.empty()) first_error = e;
   };
   absl::Time start = absl::Now();
-  gonet::Run(
+  RunChecked(
       [&] {
         auto ln = net::Listen("tcp", "127.0.0.1:0");
         ASSERT_TRUE(ln.ok()) << ln.status();
@@ -179,6 +182,8 @@ TEST(StressEcho, TenThousandConcurrentConnsProcs2) {
 namespace gonet {
 namespace {
 
+using gonet::leak_check::RunChecked;
+
 // The same 10k-connection echo with the clients in another process (the neutral raw
 // epoll load generator of benchmarks/echo, which verifies every echoed byte), so
 // that each process needs only ~10k fds: this runs in full even where the hard
@@ -196,7 +201,7 @@ TEST(StressEcho, TenThousandConnsFromExternalLoadgenProcs2) {
   const int before = testing_util::CountOpenFds();
   int status = -1;
   std::atomic<int> served{0}, peak{0}, live{0};
-  gonet::Run([&] {
+  RunChecked([&] {
     auto ln = net::Listen("tcp", "127.0.0.1:0");
     ASSERT_TRUE(ln.ok()) << ln.status();
     fiber::WaitGroup conns;

@@ -1,7 +1,8 @@
 // test_util.h: small helpers shared by the Go-conformance scenario tests in tests/.
 //
-//   CountOpenFds()        entries of /proc/self/fd (the fd leak check).
-//   RunChecked(procs, f)  gonet::Run(f) between two fd counts that must match.
+//   CountOpenFds()        open fds, pipes excluded (testing/leak_check.h).
+//   RunChecked(procs, f)  gonet::Run(f) between two fd counts that must match, with
+//                         f ending in ExpectNoFibersLeftOver() (no fiber left over).
 //   Event                 a one-shot fiber event with a bounded wait, to assert that
 //                         something is (still) blocked without sleeping for sync.
 //   FillSendPath(c)       writes into a conn whose peer does not read, until the
@@ -16,7 +17,6 @@
 #define GONET_TESTS_TEST_UTIL_H_
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -35,53 +35,22 @@
 #include "fiber/sync.h"
 #include "gtest/gtest.h"
 #include "net/net.h"
+#include "testing/leak_check_gtest.h"
 
 namespace gonet::testing_util {
 
-// Number of open fds of this process (the directory's own fd excluded).
-inline int CountOpenFds() {
-  DIR* d = opendir("/proc/self/fd");
-  if (d == nullptr) return -1;
-  int n = 0;
-  while (dirent* e = readdir(d)) {
-    if (e->d_name[0] == '.') continue;
-    // Pipes are not ours to count: a sanitizer's symbolizer opens a pair the first
-    // time it has to name a frame (e.g. to check a suppression).
-    char link[64];
-    std::string path = std::string("/proc/self/fd/") + e->d_name;
-    ssize_t k = readlink(path.c_str(), link, sizeof link - 1);
-    if (k > 0 && std::string(link, static_cast<size_t>(k)).rfind("pipe:", 0) == 0) continue;
-    ++n;
-  }
-  closedir(d);
-  return n - 1;  // the fd of `d` itself
-}
-
-// A human-readable list of the fds open now (for leak failure messages).
-inline std::string DescribeOpenFds() {
-  std::string out;
-  DIR* d = opendir("/proc/self/fd");
-  if (d == nullptr) return out;
-  while (dirent* e = readdir(d)) {
-    if (e->d_name[0] == '.') continue;
-    char target[256] = {};
-    std::string path = std::string("/proc/self/fd/") + e->d_name;
-    ssize_t k = readlink(path.c_str(), target, sizeof target - 1);
-    out += std::string(e->d_name) + "->" + (k > 0 ? std::string(target, k) : "?") + " ";
-  }
-  closedir(d);
-  return out;
-}
+// The shared leak checks (testing/leak_check.h), under the names these tests use.
+using leak_check::CountOpenFds;
+using leak_check::DescribeOpenFds;
+using leak_check::ExpectNoFibersLeftOver;
 
 // Runs `main` inside gonet::Run with `procs` workers and checks that the process has
 // as many open fds afterwards as before (every Conn/Listener of the scenario must be
-// closed or destroyed by then; the runtime's own poller fds go with the Run).
+// closed or destroyed by then; the runtime's own poller fds go with the Run), and
+// that no fiber the scenario started is still alive at the end of main.
 inline void RunChecked(int procs, absl::AnyInvocable<void() &&> main,
                        size_t stack_size = 256 << 10) {
-  const int before = CountOpenFds();
-  gonet::Run(std::move(main), {.procs = procs, .stack_size = stack_size});
-  const int after = CountOpenFds();
-  EXPECT_EQ(after, before) << "fd leak; open now: " << DescribeOpenFds();
+  leak_check::RunChecked(std::move(main), {.procs = procs, .stack_size = stack_size});
 }
 
 // A one-shot event for fibers. WaitFor() returns whether it was notified within d.
