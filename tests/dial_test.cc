@@ -176,8 +176,8 @@ TEST_P(DialTest, DialerEarliestDeadlineWins) {
     ASSERT_TRUE(raw.Fill());
     net::Dialer d;
     d.timeout = absl::Seconds(5);
-    d.deadline = absl::Now() + absl::Milliseconds(300);
-    absl::Time start = absl::Now();
+    absl::Time start = absl::Now();  // before the deadline is computed from it
+    d.deadline = start + absl::Milliseconds(300);
     auto c = d.Dial("tcp", raw.Address());
     absl::Duration took = absl::Now() - start;
     ASSERT_FALSE(c.ok());

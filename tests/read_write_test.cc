@@ -42,9 +42,9 @@ TEST_P(ReadTest, NoDataBlocksUntilDeadline) {
   RunChecked(GetParam(), [] {
     ConnPair p = MakeConnPair();
     ASSERT_TRUE(p.ok());
-    ASSERT_TRUE(p.client->SetReadDeadline(absl::Now() + absl::Milliseconds(100)).ok());
     char buf[16];
-    absl::Time start = absl::Now();
+    absl::Time start = absl::Now();  // before the deadline is computed from it
+    ASSERT_TRUE(p.client->SetReadDeadline(start + absl::Milliseconds(100)).ok());
     net::IOResult r = p.client->Read(absl::MakeSpan(buf));
     absl::Duration took = absl::Now() - start;
     EXPECT_EQ(r.n, 0u);
@@ -339,8 +339,8 @@ TEST_P(WriteTest, BlocksWhenPeerDoesNotReadDeadlinePartial) {
     ASSERT_TRUE(p.ok());
     const std::string want = "write tcp " + Pair(*p.client) + ": i/o timeout";
     std::string big(64 << 20, 'b');
-    ASSERT_TRUE(p.client->SetWriteDeadline(absl::Now() + absl::Milliseconds(200)).ok());
-    absl::Time start = absl::Now();
+    absl::Time start = absl::Now();  // before the deadline is computed from it
+    ASSERT_TRUE(p.client->SetWriteDeadline(start + absl::Milliseconds(200)).ok());
     net::IOResult w = p.client->Write(big);
     absl::Duration took = absl::Now() - start;
     EXPECT_GT(w.n, 0u);
