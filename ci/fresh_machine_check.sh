@@ -88,12 +88,12 @@ if [[ -s $tarball ]]; then
   log "using cached bare root $tarball"
 else
   log "building bare $SUITE minbase root with mmdebstrap (cache: $tarball)"
-  find "$cache_dir" -maxdepth 1 -name "$SUITE-minbase-*.tar*" -delete
-  mmdebstrap --variant=minbase --mode=root "${aptopts[@]}" "${include[@]}" \
+  find "$cache_dir" -maxdepth 1 -type f -name "$SUITE-minbase-*.tar*" -delete
+  mmdebstrap --variant=minbase --mode=root --format=tar "${aptopts[@]}" "${include[@]}" \
     "$SUITE" "$tarball.tmp" "${sources[@]}" >"$cache_dir/mmdebstrap.log" 2>&1 ||
     { tail -n 30 "$cache_dir/mmdebstrap.log"; rm -f "$tarball.tmp"; die "mmdebstrap failed"; }
   mv "$tarball.tmp" "$tarball"
-  log "bare root: $(du -h "$tarball" | cut -f1)"
+  log "bare root: $(du -h "$tarball" | cut -f1) tarball"
 fi
 
 # ---- unpack, clone, mount; cleanup on any exit -----------------------------------------
