@@ -25,6 +25,8 @@
 set -euo pipefail
 
 SUITE=bookworm
+# CI's checkout may belong to another user than root: git must not refuse it.
+git() { command git -c safe.directory='*' "$@"; }
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(git -C "$here/.." rev-parse --show-toplevel)
 cache_dir=${GONET_FRESH_CACHE:-/var/cache/gonet-fresh}
