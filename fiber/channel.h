@@ -12,6 +12,7 @@
 // worker (Go's run-next hand-off), which is what makes ping-pong cheap.
 #ifndef GONET_FIBER_CHANNEL_H_
 #define GONET_FIBER_CHANNEL_H_
+#include "gonet_cxx_version.h"  // first: a pre-C++20 build stops here with one clear error
 
 #include <cstddef>
 #include <deque>

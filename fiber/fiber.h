@@ -52,6 +52,7 @@
 // fiber/internal/stack.h for how many guarded stacks fit the kernel's mapping limit.
 #ifndef GONET_FIBER_FIBER_H_
 #define GONET_FIBER_FIBER_H_
+#include "gonet_cxx_version.h"  // first: a pre-C++20 build stops here with one clear error
 
 #include <cstddef>
 

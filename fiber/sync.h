@@ -4,6 +4,7 @@
 // Add/Done also work from plain threads, since they never wait).
 #ifndef GONET_FIBER_SYNC_H_
 #define GONET_FIBER_SYNC_H_
+#include "gonet_cxx_version.h"  // first: a pre-C++20 build stops here with one clear error
 
 #include <atomic>
 #include <cstdint>

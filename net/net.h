@@ -52,6 +52,7 @@
 
 #ifndef GONET_NET_NET_H_
 #define GONET_NET_NET_H_
+#include "gonet_cxx_version.h"  // first: a pre-C++20 build stops here with one clear error
 
 #include <sys/socket.h>
 

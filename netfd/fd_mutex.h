@@ -16,6 +16,7 @@
 // single file or socket (max 1048575)"; misuse is fatal: "inconsistent poll.fdMutex".
 #ifndef GONET_NETFD_FD_MUTEX_H_
 #define GONET_NETFD_FD_MUTEX_H_
+#include "gonet_cxx_version.h"  // first: a pre-C++20 build stops here with one clear error
 
 #include <atomic>
 #include <cstdint>

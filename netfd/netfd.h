@@ -23,6 +23,7 @@
 // thread.
 #ifndef GONET_NETFD_NETFD_H_
 #define GONET_NETFD_NETFD_H_
+#include "gonet_cxx_version.h"  // first: a pre-C++20 build stops here with one clear error
 
 #include <sys/socket.h>
 

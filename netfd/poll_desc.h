@@ -21,6 +21,7 @@
 // free list, because the poller's token is a raw pointer.
 #ifndef GONET_NETFD_POLL_DESC_H_
 #define GONET_NETFD_POLL_DESC_H_
+#include "gonet_cxx_version.h"  // first: a pre-C++20 build stops here with one clear error
 
 #include <atomic>
 #include <cstdint>

@@ -20,6 +20,7 @@
 // idle worker block here while busy workers poll with timeout 0.)
 #ifndef GONET_POLLER_POLLER_H_
 #define GONET_POLLER_POLLER_H_
+#include "gonet_cxx_version.h"  // first: a pre-C++20 build stops here with one clear error
 
 #include <atomic>
 #include <cstdint>
