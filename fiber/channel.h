@@ -15,6 +15,7 @@
 #include "gonet_cxx_version.h"  // first: a pre-C++20 build stops here with one clear error
 
 #include <cstddef>
+#include <cstdlib>
 #include <deque>
 #include <optional>
 #include <utility>
@@ -56,15 +57,12 @@ class Channel {
     Fiber* self = fiber_internal::CurrentFiber();
     if (self == nullptr) {
       mu_.Unlock();
-      ABSL_RAW_LOG(FATAL, "gonet::fiber::Channel::Send would block outside a fiber");
+      DieOutsideFiber("Send");
     }
     self->wait_data = &v;
     self->wait_result = kClosed;
     sendq_.Push(self);
-    fiber_internal::Park([this](Fiber*) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-      mu_.Unlock();
-      return true;
-    });
+    ParkUnlocking();
     return self->wait_result == kDelivered;
   }
 
@@ -98,16 +96,13 @@ class Channel {
     Fiber* self = fiber_internal::CurrentFiber();
     if (self == nullptr) {
       mu_.Unlock();
-      ABSL_RAW_LOG(FATAL, "gonet::fiber::Channel::Recv would block outside a fiber");
+      DieOutsideFiber("Recv");
     }
     std::optional<T> slot;
     self->wait_data = &slot;
     self->wait_result = kClosed;
     recvq_.Push(self);
-    fiber_internal::Park([this](Fiber*) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-      mu_.Unlock();
-      return true;
-    });
+    ParkUnlocking();
     return slot;
   }
 
@@ -132,6 +127,19 @@ class Channel {
   }
 
  private:
+  // Parks, releasing mu_ once off this stack (the waker needs mu_ to find us). To the
+  // thread-safety analysis the call releases mu_; Park's callback is beyond its reach.
+  void ParkUnlocking() ABSL_UNLOCK_FUNCTION(mu_) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    fiber_internal::Park([this](fiber_internal::Fiber*) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      mu_.Unlock();
+      return true;
+    });
+  }
+  // ABSL_RAW_LOG(FATAL) is not known to the analysis as the end of the path.
+  [[noreturn]] static void DieOutsideFiber(const char* op) {
+    ABSL_RAW_LOG(FATAL, "gonet::fiber::Channel::%s would block outside a fiber", op);
+    std::abort();
+  }
   static constexpr uintptr_t kClosed = 0;
   static constexpr uintptr_t kDelivered = 1;
   const size_t cap_;

@@ -16,6 +16,21 @@ constexpr uintptr_t kHandedOff = 1;   // Mutex: ownership passed by Unlock
 constexpr uintptr_t kSignaled = 1;    // CondVar
 constexpr uintptr_t kTimedOut = 2;
 constexpr int64_t kStarvationNs = 1'000'000;
+
+// Park(), releasing *mu on the far side of the switch, once this fiber is off its
+// stack and queued where a waker (who needs mu to find it) will see it. To the
+// thread-safety analysis the call releases mu; Park's callback is beyond its reach.
+void ParkUnlocking(fiber_internal::SpinLock* mu) ABSL_UNLOCK_FUNCTION(mu)
+    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  fiber_internal::Park([mu](Fiber*) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    mu->Unlock();
+    return true;
+  });
+}
+
+// Tells the thread-safety analysis that a Park callback released *mu (on the far side
+// of the switch). No code.
+void ReleasedInPark(Mutex* mu) ABSL_UNLOCK_FUNCTION(mu) ABSL_NO_THREAD_SAFETY_ANALYSIS {}
 }  // namespace
 
 void Mutex::Lock() {
@@ -71,10 +86,7 @@ void Mutex::LockSlow() {
     } else {
       waiters_.Push(self);
     }
-    fiber_internal::Park([this](Fiber*) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-      wait_mu_.Unlock();
-      return true;
-    });
+    ParkUnlocking(&wait_mu_);
     if (self->wait_result == kHandedOff) return;  // Unlock passed ownership to us
     waited = true;
     iter = 0;
@@ -125,6 +137,7 @@ void CondVar::Wait(Mutex* mu) {
     user_mu->Unlock();
     return true;
   });
+  ReleasedInPark(mu);
   mu->Lock();
 }
 
@@ -168,6 +181,7 @@ bool CondVar::WaitWithTimeout(Mutex* mu, absl::Duration d) {
   // The timer lives on this stack: make sure its callback is not running before return.
   fiber_internal::DeleteTimerSync(&timer);
   bool timed_out = self->wait_result == kTimedOut;
+  ReleasedInPark(mu);
   mu->Lock();
   return timed_out;
 }

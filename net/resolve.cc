@@ -7,7 +7,6 @@
 
 #include "net/resolve.h"
 
-#include <mutex>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -28,6 +27,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "fiber/internal/annotated_mutex.h"
 #include "net/errors.h"
 
 namespace gonet::net_internal {
@@ -73,7 +73,7 @@ class HostsCache {
   std::vector<IPAddr> Lookup(const std::string& path, std::string_view host) {
     struct stat st {};
     const bool exists = stat(path.c_str(), &st) == 0;
-    std::lock_guard<std::mutex> lock(mu_);
+    fiber_internal::ThreadMutexLock lock(&mu_);
     Entry& e = entries_[path];
     const bool fresh = e.loaded && e.exists == exists &&
                        (!exists || (e.mtime_sec == st.st_mtim.tv_sec &&
@@ -103,7 +103,8 @@ class HostsCache {
     uint64_t ino = 0;
     HostsMap hosts;
   };
-  std::mutex mu_;  // std::mutex: Debian's Abseil is not TSan-instrumented
+  // A std::mutex underneath: Debian's Abseil is not TSan-instrumented.
+  fiber_internal::ThreadMutex mu_;
   absl::flat_hash_map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -9,6 +9,17 @@ using fiber_internal::Fiber;
 using fiber_internal::SpinLockHolder;
 
 namespace {
+
+// Park(), releasing *mu on the far side of the switch, once this fiber is off its
+// stack and queued where a waker (who needs mu to find it) will see it. To the
+// thread-safety analysis the call releases mu; Park's callback is beyond its reach.
+void ParkUnlocking(fiber_internal::SpinLock* mu) ABSL_UNLOCK_FUNCTION(mu)
+    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  fiber_internal::Park([mu](Fiber*) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    mu->Unlock();
+    return true;
+  });
+}
 constexpr const char* kOverflow =
     "too many concurrent operations on a single file or socket (max 1048575)";
 }
@@ -29,10 +40,7 @@ bool FiberSema::AcquireUnlessAbandoned(uint64_t holders_generation) {
                           holders_generation == fiber_internal::CurrentRuntimeGeneration())) {
     waiters_generation_ = fiber_internal::CurrentRuntimeGeneration();
     waiters_.Push(self);
-    fiber_internal::Park([this](Fiber*) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-      mu_.Unlock();
-      return true;
-    });
+    ParkUnlocking(&mu_);
     return true;
   }
   // A plain thread (e.g. Close() from outside Run): block until a Release hands us a

@@ -6,30 +6,22 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
-#include <mutex>
 
 #include "absl/base/internal/raw_logging.h"
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/time/clock.h"
+#include "fiber/internal/annotated_mutex.h"
 #include "fiber/internal/scheduler.h"
+#include "netfd/syscalls.h"
 
 namespace gonet::netfd {
 
 namespace {
 constexpr size_t kMaxRW = size_t{1} << 30;  // Go's maxRW: 1 GiB per syscall on streams
-
-// read(2) and send(2) without libc's wrappers: those are pthread cancellation points
-// and bracket every call with enable/disable-asynccancel bookkeeping (about 5% of a
-// loopback echo server's user-space instructions). Fibers never use cancellation.
-// Same results and errno as the libc calls.
-inline ssize_t RawRead(int fd, void* p, size_t n) { return syscall(SYS_read, fd, p, n); }
-inline ssize_t RawSend(int fd, const void* p, size_t n) {
-  return syscall(SYS_sendto, fd, p, n, MSG_NOSIGNAL, nullptr, 0);
-}
 }  // namespace
 
 // Sockets inside Connect(): the only NetFDs no user can reach yet, so the only ones a
@@ -37,7 +29,8 @@ inline ssize_t RawSend(int fd, const void* p, size_t n) {
 // with parked fibers"). A fiber registers its NetFD before it first parks in Connect
 // and unregisters it before Connect returns; the runtime's teardown hook (after every
 // worker stopped, so no registered fiber can run again) closes those left of its Run.
-// std::mutex, not absl::Mutex: TSan must see it (Debian's Abseil is uninstrumented).
+// A ThreadMutex (std::mutex), not absl::Mutex: TSan must see it (Debian's Abseil is
+// uninstrumented).
 class NetFD::ConnectRegistry {
  public:
   static ConnectRegistry& Get() {
@@ -45,45 +38,37 @@ class NetFD::ConnectRegistry {
     return *r;
   }
   void Add(NetFD* fd) {
-    std::lock_guard<std::mutex> l(mu_);
-    fd->connecting_prev_ = nullptr;
-    fd->connecting_next_ = head_;
-    if (head_ != nullptr) head_->connecting_prev_ = fd;
-    head_ = fd;
+    fiber_internal::ThreadMutexLock l(&mu_);
+    fds_.insert(fd);
   }
   void Remove(NetFD* fd) {
-    std::lock_guard<std::mutex> l(mu_);
-    Unlink(fd);
+    fiber_internal::ThreadMutexLock l(&mu_);
+    fds_.erase(fd);
   }
   static void Teardown(uint64_t generation) {
     ConnectRegistry& r = Get();
-    std::lock_guard<std::mutex> l(r.mu_);
-    for (NetFD* fd = r.head_; fd != nullptr;) {
-      NetFD* next = fd->connecting_next_;
-      if (fd->generation_ == generation) {
-        r.Unlink(fd);
-        // Its fiber is abandoned inside Connect and holds no fdMutex reference (Connect
-        // takes none): mark it closed and close the socket. The NetFD object itself
-        // stays, owned by the abandoned fiber, which never runs again.
-        if (fd->fdmu_.IncRefAndClose()) {
-          if (fd->pd_ != nullptr) fd->pd_->Evict();
-          fd->Destroy();
-        }
+    fiber_internal::ThreadMutexLock l(&r.mu_);
+    for (auto it = r.fds_.begin(); it != r.fds_.end();) {
+      NetFD* fd = *it;
+      if (fd->generation_ != generation) {
+        ++it;
+        continue;
       }
-      fd = next;
+      r.fds_.erase(it++);
+      // Its fiber is abandoned inside Connect and holds no fdMutex reference (Connect
+      // takes none): mark it closed and close the socket. The NetFD object itself
+      // stays, owned by the abandoned fiber, which never runs again.
+      if (fd->fdmu_.IncRefAndClose()) {
+        if (fd->pd_ != nullptr) fd->pd_->Evict();
+        (void)fd->Destroy();
+      }
     }
   }
 
  private:
   ConnectRegistry() { fiber_internal::AddTeardownHook(&ConnectRegistry::Teardown); }
-  void Unlink(NetFD* fd) {
-    if (fd->connecting_prev_ != nullptr) fd->connecting_prev_->connecting_next_ = fd->connecting_next_;
-    else if (head_ == fd) head_ = fd->connecting_next_;
-    if (fd->connecting_next_ != nullptr) fd->connecting_next_->connecting_prev_ = fd->connecting_prev_;
-    fd->connecting_prev_ = fd->connecting_next_ = nullptr;
-  }
-  std::mutex mu_;
-  NetFD* head_ = nullptr;  // guarded by mu_, as are every NetFD's connecting_prev_/next_
+  fiber_internal::ThreadMutex mu_;
+  absl::flat_hash_set<NetFD*> fds_ ABSL_GUARDED_BY(mu_);
 };
 
 FdError FdError::FromPoll(PollError e) {
@@ -128,7 +113,7 @@ int64_t DeadlineToMono(absl::Time t) {
 
 FdError NetFD::Socket(int family, int sotype, int proto, std::string net,
                       std::unique_ptr<NetFD>* out) {
-  int s = socket(family, sotype | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
+  int s = Sys().socket(family, sotype | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
   if (s < 0) return FdError::Errno("socket", errno);
   out->reset(new NetFD(s, family, sotype, std::move(net)));
   return {};
@@ -158,23 +143,27 @@ FdError NetFD::Init() {
   return {};
 }
 
-void NetFD::Destroy() {
+FdError NetFD::Destroy() {
   // Once: the last reference's release and a Close() that gave up on abandoned holders
   // could otherwise both get here.
-  if (destroy_claimed_.exchange(true, std::memory_order_acq_rel)) return;
+  if (destroy_claimed_.exchange(true, std::memory_order_acq_rel)) return {};
   // EPOLL_CTL_DEL strictly before close(2); close is never retried on EINTR.
   if (pd_ != nullptr) {
     pd_->Close();
     pd_ = nullptr;
   }
-  close(sysfd_);
+  const int closed = Sys().close(sysfd_);
+  // Never retried on EINTR: Linux has closed the fd anyway (Go: destroy).
+  const FdError err = closed < 0 ? FdError::Errno(nullptr, errno) : FdError{};
   sysfd_ = -1;
   destroyed_.store(true, std::memory_order_release);
   csema_.Release();
+  return err;
 }
 
-void NetFD::DecRef() {
-  if (fdmu_.DecRef()) Destroy();
+FdError NetFD::DecRef() {
+  if (fdmu_.DecRef()) return Destroy();
+  return {};
 }
 
 FdError NetFD::ReadLock() {
@@ -182,14 +171,14 @@ FdError NetFD::ReadLock() {
   return {};
 }
 void NetFD::ReadUnlock() {
-  if (fdmu_.RWUnlock(true)) Destroy();
+  if (fdmu_.RWUnlock(true)) (void)Destroy();  // close(2)'s error is dropped (Go: readUnlock)
 }
 FdError NetFD::WriteLock() {
   if (!fdmu_.RWLock(false)) return FdError::Of(FdError::Kind::kClosing);
   return {};
 }
 void NetFD::WriteUnlock() {
-  if (fdmu_.RWUnlock(false)) Destroy();
+  if (fdmu_.RWUnlock(false)) (void)Destroy();
 }
 
 // An fd never registered with the poller (Init not called, or it failed) is "not
@@ -209,7 +198,7 @@ FdResult NetFD::Read(absl::Span<char> p) {
     // A plain thread never waits for the read lock: closed -> kClosing, an empty
     // buffer -> (0, ok), else kNotFiber.
     if (!fdmu_.IncRef()) return {0, FdError::Of(FdError::Kind::kClosing)};
-    DecRef();
+    (void)DecRef();
     if (p.empty()) return {};
     return {0, FdError::Of(FdError::Kind::kNotFiber)};
   }
@@ -238,7 +227,7 @@ FdResult NetFD::Read(absl::Span<char> p) {
         break;
       }
     }
-    ssize_t n = RawRead(sysfd_, p.data(), len);
+    ssize_t n = Sys().read(sysfd_, p.data(), len);
     if (n >= 0) {
       r.n = static_cast<size_t>(n);
       if (n == 0 && sotype_ != SOCK_DGRAM && sotype_ != SOCK_RAW) {
@@ -268,7 +257,7 @@ FdResult NetFD::Write(absl::Span<const char> p) {
   if (!fiber_internal::InFiber()) {
     // As in Read: closed -> kClosing, else kNotFiber; never wait for the lock.
     if (fdmu_.IncRef()) {
-      DecRef();
+      (void)DecRef();
       return {0, FdError::Of(FdError::Kind::kNotFiber)};
     }
     return {0, FdError::Of(FdError::Kind::kClosing)};
@@ -283,7 +272,7 @@ FdResult NetFD::Write(absl::Span<const char> p) {
   for (;;) {
     size_t chunk = p.size() - nn;
     if (sotype_ == SOCK_STREAM) chunk = std::min(chunk, kMaxRW);
-    ssize_t n = RawSend(sysfd_, p.data() + nn, chunk);
+    ssize_t n = Sys().send(sysfd_, p.data() + nn, chunk);
     int e = n < 0 ? errno : 0;
     if (n > 0) nn += static_cast<size_t>(n);
     if (nn == p.size()) break;  // also a zero-length Write: one send() of 0 bytes
@@ -311,7 +300,7 @@ FdResult NetFD::Write(absl::Span<const char> p) {
 FdError NetFD::Accept(int* newfd, sockaddr_storage* rsa, socklen_t* rsalen) {
   if (!fiber_internal::InFiber()) {
     if (fdmu_.IncRef()) {
-      DecRef();
+      (void)DecRef();
       return FdError::Of(FdError::Kind::kNotFiber);
     }
     return FdError::Of(FdError::Kind::kClosing);
@@ -324,7 +313,7 @@ FdError NetFD::Accept(int* newfd, sockaddr_storage* rsa, socklen_t* rsalen) {
   }
   for (;;) {
     *rsalen = sizeof(*rsa);
-    int s = accept4(sysfd_, reinterpret_cast<sockaddr*>(rsa), rsalen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int s = Sys().accept4(sysfd_, reinterpret_cast<sockaddr*>(rsa), rsalen, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (s >= 0) {
       *newfd = s;
       break;
@@ -333,7 +322,7 @@ FdError NetFD::Accept(int* newfd, sockaddr_storage* rsa, socklen_t* rsalen) {
     if (e == ENOSYS || e == EINVAL || e == EACCES || e == EFAULT) {
       // Old kernels: accept + fcntl (Go's fallback).
       *rsalen = sizeof(*rsa);
-      s = accept(sysfd_, reinterpret_cast<sockaddr*>(rsa), rsalen);
+      s = Sys().accept(sysfd_, reinterpret_cast<sockaddr*>(rsa), rsalen);
       if (s < 0) {
         e = errno;
         if (e == EINTR || e == ECONNABORTED) continue;
@@ -341,11 +330,11 @@ FdError NetFD::Accept(int* newfd, sockaddr_storage* rsa, socklen_t* rsalen) {
         err = FdError::Errno("accept", e);
         break;
       }
-      fcntl(s, F_SETFD, FD_CLOEXEC);
-      int fl = fcntl(s, F_GETFL);
-      if (fl < 0 || fcntl(s, F_SETFL, fl | O_NONBLOCK) < 0) {
+      Sys().fcntl(s, F_SETFD, FD_CLOEXEC);  // Go ignores its error too (CloseOnExec)
+      int fl = Sys().fcntl(s, F_GETFL, 0);
+      if (fl < 0 || Sys().fcntl(s, F_SETFL, fl | O_NONBLOCK) < 0) {
         e = errno;
-        close(s);
+        Sys().close(s);
         err = FdError::Errno("setnonblock", e);
         break;
       }
@@ -370,10 +359,7 @@ FdError NetFD::Accept(int* newfd, sockaddr_storage* rsa, socklen_t* rsalen) {
 FdError NetFD::Connect(const sockaddr* sa, socklen_t len, int64_t deadline) {
   if (!fiber_internal::InFiber()) return FdError::Of(FdError::Kind::kNotFiber);
   if (deadline < 0) return FdError::Of(FdError::Kind::kTimeout);
-  int r;
-  do {
-    r = connect(sysfd_, sa, len);
-  } while (false);
+  const int r = Sys().connect(sysfd_, sa, len);
   int e = r < 0 ? errno : 0;
   switch (e) {
     case EINPROGRESS:
@@ -399,7 +385,7 @@ FdError NetFD::Connect(const sockaddr* sa, socklen_t len, int64_t deadline) {
     }
     int so = 0;
     socklen_t sl = sizeof so;
-    if (getsockopt(sysfd_, SOL_SOCKET, SO_ERROR, &so, &sl) < 0) {
+    if (Sys().getsockopt(sysfd_, SOL_SOCKET, SO_ERROR, &so, &sl) < 0) {
       result = FdError::Errno("getsockopt", errno);
       break;
     }
@@ -411,7 +397,7 @@ FdError NetFD::Connect(const sockaddr* sa, socklen_t len, int64_t deadline) {
     }
     sockaddr_storage peer;
     socklen_t pl = sizeof peer;
-    if (getpeername(sysfd_, reinterpret_cast<sockaddr*>(&peer), &pl) == 0) break;
+    if (Sys().getpeername(sysfd_, reinterpret_cast<sockaddr*>(&peer), &pl) == 0) break;
     // Spurious wake-up: not connected yet, wait again.
   }
   ConnectRegistry::Get().Remove(this);
@@ -424,34 +410,36 @@ FdError NetFD::Close() {
   // Wake parked readers/writers (they fail with kClosing); lock waiters were woken by
   // IncRefAndClose.
   if (pd_ != nullptr) pd_->Evict();
-  DecRef();
+  // close(2)'s error comes back only when this call dropped the last reference (and so
+  // ran it), as Go's FD.Close returns decref's error: bare errno, no syscall name.
+  FdError err = DecRef();
   // Wait until whoever dropped the last reference has closed the OS fd. If this fd's
   // Run has ended, references held by its abandoned fibers are never dropped: close it
   // here (fiber.h, "Shutdown with parked fibers").
-  if (!csema_.AcquireUnlessAbandoned(generation_)) Destroy();
-  return {};
+  if (!csema_.AcquireUnlessAbandoned(generation_)) err = Destroy();
+  return err;
 }
 
 FdError NetFD::Shutdown(int how) {
   if (!fdmu_.IncRef()) return FdError::Of(FdError::Kind::kClosing);
   FdError err;
-  if (shutdown(sysfd_, how) < 0) err = FdError::Errno("shutdown", errno);
-  DecRef();
+  if (Sys().shutdown(sysfd_, how) < 0) err = FdError::Errno("shutdown", errno);
+  (void)DecRef();
   return err;
 }
 
 FdError NetFD::SetDeadline(int64_t d, int mode) {
   if (!fdmu_.IncRef()) return FdError::Of(FdError::Kind::kClosing);
   if (pd_ != nullptr) pd_->SetDeadline(d, mode);
-  DecRef();
+  (void)DecRef();
   return {};
 }
 
 FdError NetFD::SetSockopt(int level, int name, const void* v, socklen_t len) {
   if (!fdmu_.IncRef()) return FdError::Of(FdError::Kind::kClosing);
   FdError err;
-  if (setsockopt(sysfd_, level, name, v, len) < 0) err = FdError::Errno("setsockopt", errno);
-  DecRef();
+  if (Sys().setsockopt(sysfd_, level, name, v, len) < 0) err = FdError::Errno("setsockopt", errno);
+  (void)DecRef();
   return err;
 }
 
@@ -464,7 +452,7 @@ FdError NetFD::Control(absl::FunctionRef<void(int fd)> f) {
   // f is user code: release the reference however it leaves (Go: defer decref).
   struct Release {
     NetFD* fd;
-    ~Release() { fd->DecRef(); }
+    ~Release() { (void)fd->DecRef(); }
   } release{this};
   f(sysfd_);
   return {};

@@ -11,16 +11,19 @@
 //   Close  marks the fd closed, wakes every waiter (they fail with kClosing), and
 //          returns once the last in-flight operation has left and close(2) ran (that
 //          may be this call or the last operation's unlock). Second Close: kClosing.
+//          close(2)'s error (bare errno, syscall nullptr; never retried, the fd is
+//          gone either way) is returned only by the Close that ran it, as Go's.
 //          Once the Run the fd was made in has ended, Close no longer waits for
 //          operations its abandoned fibers were parked in: it closes the fd at once.
 //          A plain thread waiting in Close blocks (never spins) and is released when
 //          that Run ends. A socket still inside Connect when its Run ends is closed by
 //          the Run's teardown.
 //
-// Errors come back as FdError (kind + errno + syscall name); //net turns them into
-// Go's OpError texts. Methods that touch the fd hold a reference (FdMutex) for their
-// whole duration. Read/Write/Accept/Connect need a running fiber; the rest work on any
-// thread.
+// System calls go through the replaceable table of netfd/syscalls.h (tests inject
+// failures there). Errors come back as FdError (kind + errno + syscall name); //net
+// turns them into Go's OpError texts. Methods that touch the fd hold a reference
+// (FdMutex) for their whole duration. Read/Write/Accept/Connect need a running fiber;
+// the rest work on any thread.
 #ifndef GONET_NETFD_NETFD_H_
 #define GONET_NETFD_NETFD_H_
 #include "gonet_cxx_version.h"  // first: a pre-C++20 build stops here with one clear error
@@ -116,12 +119,13 @@ class NetFD {
 
  private:
   class ConnectRegistry;
-  void Destroy();
+  // Unregisters and closes the fd (once); close(2)'s error, as a bare errno.
+  FdError Destroy();
   FdError ReadLock();
   void ReadUnlock();
   FdError WriteLock();
   void WriteUnlock();
-  void DecRef();
+  FdError DecRef();  // Destroy's result when this dropped the last reference
   PollError Prepare(int mode);
   PollError PrepareRead(bool* skip);
   PollError WaitFor(int mode);
@@ -138,9 +142,6 @@ class NetFD {
   std::atomic<bool> destroy_claimed_{false};  // Destroy runs once
   std::atomic<bool> destroyed_{false};
   FiberSema csema_;           // Close waits here until Destroy ran (Go: csema)
-  // ConnectRegistry's list, guarded by its mutex.
-  NetFD* connecting_prev_ = nullptr;
-  NetFD* connecting_next_ = nullptr;
 };
 
 }  // namespace gonet::netfd

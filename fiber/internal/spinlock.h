@@ -31,6 +31,9 @@ class ABSL_LOCKABLE SpinLock {
            !locked_.exchange(true, std::memory_order_acquire);
   }
   void Unlock() ABSL_UNLOCK_FUNCTION() { locked_.store(false, std::memory_order_release); }
+  // Tells the thread-safety analysis that the caller holds it, for when it cannot see
+  // that two lock expressions name the same lock (checks nothing at run time).
+  void AssertHeld() const ABSL_ASSERT_EXCLUSIVE_LOCK() {}
 
  private:
   void LockSlow() {
