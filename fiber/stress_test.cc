@@ -150,8 +150,11 @@ TEST_P(StressTest, HundredThousandTimersFireInOrder) {
   std::printf("procs %d: lateness p50 %.3f ms, p99 %.3f ms, max %.3f ms; "
               "order inversion p99 %.3f ms, max %.3f ms\n",
               GetParam(), p50 / 1e6, p99 / 1e6, max / 1e6, inv_p99 / 1e6, inv_max / 1e6);
-  // Generous: 2 shared cores; sanitizers slow every wake-up several times.
-  const int64_t bound = fiber_internal::kUnderSanitizer ? 1'000'000'000 : 200'000'000;
+  // Generous: all 100k fibers are runnable at once on 2 shared cores, so lateness
+  // includes queueing behind the ones not yet started (p99 ~200 ms at procs 1 on a
+  // loaded machine); sanitizers slow every wake-up several times. Timing claims live
+  // in the benchmarks; this checks that timers neither fire early nor starve.
+  const int64_t bound = fiber_internal::kUnderSanitizer ? 3'000'000'000 : 1'000'000'000;
   EXPECT_LT(p99, bound);
   EXPECT_LT(inv_p99, bound);
 }
