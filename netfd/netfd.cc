@@ -12,7 +12,6 @@
 
 #include "absl/base/internal/raw_logging.h"
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/time/clock.h"
 #include "fiber/internal/annotated_mutex.h"
 #include "fiber/internal/scheduler.h"
@@ -39,36 +38,50 @@ class NetFD::ConnectRegistry {
   }
   void Add(NetFD* fd) {
     fiber_internal::ThreadMutexLock l(&mu_);
-    fds_.insert(fd);
+    fd->connecting_prev_ = nullptr;
+    fd->connecting_next_ = head_;
+    if (head_ != nullptr) head_->connecting_prev_ = fd;
+    head_ = fd;
   }
   void Remove(NetFD* fd) {
     fiber_internal::ThreadMutexLock l(&mu_);
-    fds_.erase(fd);
+    Unlink(fd);
   }
   static void Teardown(uint64_t generation) {
     ConnectRegistry& r = Get();
     fiber_internal::ThreadMutexLock l(&r.mu_);
-    for (auto it = r.fds_.begin(); it != r.fds_.end();) {
-      NetFD* fd = *it;
-      if (fd->generation_ != generation) {
-        ++it;
-        continue;
+    for (NetFD* fd = r.head_; fd != nullptr;) {
+      NetFD* next = fd->connecting_next_;
+      if (fd->generation_ == generation) {
+        r.Unlink(fd);
+        // Its fiber is abandoned inside Connect and holds no fdMutex reference (Connect
+        // takes none): mark it closed and close the socket. The NetFD object itself
+        // stays, owned by the abandoned fiber, which never runs again.
+        if (fd->fdmu_.IncRefAndClose()) {
+          if (fd->pd_ != nullptr) fd->pd_->Evict();
+          (void)fd->Destroy();
+        }
       }
-      r.fds_.erase(it++);
-      // Its fiber is abandoned inside Connect and holds no fdMutex reference (Connect
-      // takes none): mark it closed and close the socket. The NetFD object itself
-      // stays, owned by the abandoned fiber, which never runs again.
-      if (fd->fdmu_.IncRefAndClose()) {
-        if (fd->pd_ != nullptr) fd->pd_->Evict();
-        (void)fd->Destroy();
-      }
+      fd = next;
     }
   }
 
  private:
   ConnectRegistry() { fiber_internal::AddTeardownHook(&ConnectRegistry::Teardown); }
+  // An intrusive list, not an absl container: Debian's Abseil is not built with ASan,
+  // and its hash tables' slot poisoning then misfires under --config=asan.
+  void Unlink(NetFD* fd) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (fd->connecting_prev_ != nullptr) {
+      fd->connecting_prev_->connecting_next_ = fd->connecting_next_;
+    } else if (head_ == fd) {
+      head_ = fd->connecting_next_;
+    }
+    if (fd->connecting_next_ != nullptr) fd->connecting_next_->connecting_prev_ = fd->connecting_prev_;
+    fd->connecting_prev_ = fd->connecting_next_ = nullptr;
+  }
   fiber_internal::ThreadMutex mu_;
-  absl::flat_hash_set<NetFD*> fds_ ABSL_GUARDED_BY(mu_);
+  // Every NetFD's connecting_prev_/connecting_next_ are guarded by mu_ too.
+  NetFD* head_ ABSL_GUARDED_BY(mu_) = nullptr;
 };
 
 FdError FdError::FromPoll(PollError e) {

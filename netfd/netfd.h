@@ -134,6 +134,9 @@ class NetFD {
   const int family_;
   const int sotype_;
   const std::string net_;
+  // ConnectRegistry's intrusive list (guarded by its mutex).
+  NetFD* connecting_prev_ = nullptr;
+  NetFD* connecting_next_ = nullptr;
   // The Run whose fibers use this fd (0: made outside any Run and not yet Init'ed).
   // Written at construction or by Init, before the fd is shared.
   uint64_t generation_;

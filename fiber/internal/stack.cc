@@ -45,7 +45,15 @@ StackPool::StackPool(size_t stack_size)
 
 StackPool::~StackPool() {
   std::lock_guard<std::mutex> l(mu_);
-  for (const Mapping& m : mappings_) munmap(m.base, m.len);
+  for (const Mapping& m : mappings_) {
+#if GONET_HAVE_ASAN
+    // Fibers abandoned at the end of Run leave their frames' redzones poisoned in ASan's
+    // shadow; munmap does not clear it, and whatever the kernel maps at these addresses
+    // next (another Run's stacks, a large malloc) would inherit the stale poison.
+    __asan_unpoison_memory_region(m.base, m.len);
+#endif
+    munmap(m.base, m.len);
+  }
 }
 
 Stack StackPool::Allocate() {
