@@ -48,8 +48,17 @@
 // pointers or references to thread_locals (including errno) across a park; re-read them.
 //
 // Stacks: fixed size (RuntimeOptions::stack_size, default 256 KiB), mmap'ed with a guard
-// page below; an overflow kills the process with "fiber N: stack overflow". See
-// fiber/internal/stack.h for how many guarded stacks fit the kernel's mapping limit.
+// of 256 KiB (plus a page) below; an overflow into it kills the process with "fiber N:
+// stack overflow". Every stack has a guard of its own on Linux >= 6.13 (however many
+// fibers), and on older kernels up to 80% of vm.max_map_count stacks (52,424 at the
+// default limit on x86-64, half that elsewhere). Past that (and under TSan on older
+// kernels) 64 stacks share one guard: an overflow that never yields is still reported,
+// but only after it has run through, and corrupted, the parked fibers' stacks below it
+// in the slab; one that returns earlier is caught (at the fiber's next switch) only if
+// it overwrote the stack's bottom word. Anywhere, a single frame larger than the guard
+// plus its stack's free space, in code built without -fstack-clash-protection (this
+// repository's build has it), can land in the next stack unseen. See
+// fiber/internal/stack.h.
 #ifndef GONET_FIBER_FIBER_H_
 #define GONET_FIBER_FIBER_H_
 #include "gonet_cxx_version.h"  // first: a pre-C++20 build stops here with one clear error
