@@ -64,6 +64,10 @@
 #include "gonet_cxx_version.h"  // first: a pre-C++20 build stops here with one clear error
 
 #include <cstddef>
+#include <functional>
+#include <iosfwd>
+#include <type_traits>
+#include <utility>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/time/time.h"
@@ -71,9 +75,42 @@
 namespace gonet {
 
 struct RuntimeOptions {
-  int procs = 0;                  // worker threads (GOMAXPROCS); 0 = hardware concurrency
-  size_t stack_size = 256 << 10;  // per-fiber stack, guard page below it
+  int procs = 0;                  // procs (GOMAXPROCS): fibers run on this many threads
+                                  // at a time; 0 = hardware concurrency
+  size_t stack_size = 256 << 10;  // per-fiber stack, guard region below it
+  // OS threads in all (Go's debug.SetMaxThreads): the procs' threads, threads inside
+  // Blocking() or stalled whose proc moved on, and idle spare ones. Past it the process
+  // dies with "runtime: program exceeds N-thread limit", as Go's does.
+  int max_threads = 10000;
+  // SIGQUIT prints DumpFibers() to stderr and exits with status 2 (Go's default).
+  bool dump_on_sigquit = false;
+  // A fiber that runs this long without a scheduling point is reported once on stderr
+  // (its id, how long, where it was created). Zero: never report. Either way, its
+  // proc's run queue, timers and poller move to another thread after this long (10 ms
+  // when zero), so the other fibers keep running.
+  absl::Duration stall_report = absl::Milliseconds(10);
 };
+
+// Where gonet::Go was called, captured by its default argument (GCC and clang
+// builtins, so that it works with every standard library that gonet supports).
+struct FiberSite {
+  const char* file;
+  const char* function;
+  unsigned line;
+  static constexpr FiberSite Here(const char* file = __builtin_FILE(),
+                                  const char* function = __builtin_FUNCTION(),
+                                  unsigned line = __builtin_LINE()) {
+    return FiberSite{file, function, line};
+  }
+};
+
+namespace fiber_detail {
+// Blocking()'s two halves (scheduler): Enter marks the calling fiber's thread as
+// inside a blocking call, so that the monitor may hand its proc to another thread;
+// Exit takes a proc back (the fiber may resume on another thread). Both are cheap.
+void* EnterBlocking();
+void ExitBlocking(void* token);
+}  // namespace fiber_detail
 
 // Starts the runtime, runs `main` as the first fiber, returns when `main` returns.
 // Also raises the soft RLIMIT_NOFILE to the hard limit (as Go 1.19 does at startup).
@@ -82,7 +119,35 @@ void Run(absl::AnyInvocable<void() &&> main, RuntimeOptions opts = {});
 // Starts a new fiber (goroutine). Only valid while a Run is active (fatal otherwise:
 // "gonet::Go called outside gonet::Run"). Any thread may call it, a plain thread too,
 // also while Run is ending (the fiber is then abandoned with the others).
-void Go(absl::AnyInvocable<void() &&> fn);
+// `site` records the caller for DumpFibers and stall reports; leave it defaulted.
+void Go(absl::AnyInvocable<void() &&> fn, FiberSite site = FiberSite::Here());
+
+// Runs fn() on the calling thread while that thread's proc (its run queue, timers and
+// share of the poller) is free to be taken by another thread: Go's entersyscall and
+// exitsyscall. Put any call that may block the thread in it: file I/O, a lock of a
+// thread-blocking library, getaddrinfo, sleep(), a long computation. The hand-off is
+// lazy: the monitor thread moves the proc only once fn has run for a while (about
+// 20 us to 10 ms), so a short call costs a few nanoseconds. Returns fn's result, and
+// an exception thrown by fn propagates (the proc is taken back first). The fiber may
+// continue on another thread afterwards (see THREAD-LOCAL HAZARD). Outside a fiber it
+// just calls fn.
+template <class F>
+std::invoke_result_t<F&> Blocking(F&& fn) {
+  struct Exit {
+    void* token;
+    ~Exit() { fiber_detail::ExitBlocking(token); }
+  } exit{fiber_detail::EnterBlocking()};
+  return std::invoke(fn);
+}
+
+// Writes every fiber of the active Run, in the shape of Go's goroutine dump:
+//   fiber 7 [IO wait (fd 9, read), 5 minutes]:
+//   #0  0x000055d0c0a1b2c3 gonet::fiber_internal::Park(...)
+//   ...
+//   created by main at server.cc:42
+// one blank line between fibers. Running fibers show no stack (as in Go). Any thread;
+// fibers are not resumed while their stacks are read, so a dump briefly delays them.
+void DumpFibers(std::ostream& out);
 
 // Live fibers of the active Run, the caller included (Go's runtime.NumGoroutine);
 // 0 when no Run is active. Any thread.

@@ -22,6 +22,7 @@
 
 #include "absl/base/internal/raw_logging.h"
 #include "absl/synchronization/mutex.h"
+#include "fiber/internal/dump.h"
 #include "fiber/internal/spinlock.h"
 #include "poller/poller.h"
 
@@ -267,6 +268,7 @@ void SwitchTo(Worker* w, Fiber* from, Fiber* to, bool from_dying) {
   *(from ? &from->eh : &w->g0_eh) = *thread_eh;
   *thread_eh = *(to ? &to->eh : &w->g0_eh);
   w->current = to;
+  if (to != nullptr) to->status.store(FiberStatus::kRunning, std::memory_order_relaxed);
   SanitizerStartSwitch(fs, ts, from_dying);
   SwitchContext(fc, tc);
   // Resumed, maybe elsewhere: `w` is stale from here on.
@@ -462,6 +464,8 @@ Fiber* Runtime::NewFiber(absl::AnyInvocable<void() &&> fn) {
   // The canary occupies the lowest word; the usable stack starts above it.
   MakeContext(&f->ctx, f->stack.lo + 64, f->stack.size - 64, &FiberEntry, f);
   SanitizerCreateFiber(&f->san, f->stack.lo, f->stack.size);
+  f->wait = WaitInfo{};
+  f->status.store(FiberStatus::kRunnable, std::memory_order_relaxed);
   live.fetch_add(1, std::memory_order_relaxed);
   return f;
 }
@@ -751,15 +755,22 @@ void Worker::RunAfterSwitch() {
     case After::kNone:
       break;
     case After::kRequeue:
+      f->status.store(FiberStatus::kRunnable, std::memory_order_relaxed);
       RunqPut(f);
       break;
     case After::kPark: {
       absl::FunctionRef<bool(Fiber*)>* commit = after_commit;
       after_commit = nullptr;
-      if (!(*commit)(f)) RunqPutNext(f);
+      // Before commit: once commit publishes f, a waker may make it runnable at once.
+      f->status.store(FiberStatus::kWaiting, std::memory_order_relaxed);
+      if (!(*commit)(f)) {
+        f->status.store(FiberStatus::kRunnable, std::memory_order_relaxed);
+        RunqPutNext(f);
+      }
       break;
     }
     case After::kFree:
+      f->status.store(FiberStatus::kFree, std::memory_order_relaxed);
       ReleaseFiber(f);
       break;
   }
@@ -824,10 +835,12 @@ Fiber* CurrentFiber() {
 
 bool InFiber() { return CurrentFiber() != nullptr; }
 
-void Park(absl::FunctionRef<bool(Fiber*)> commit) {
+void Park(absl::FunctionRef<bool(Fiber*)> commit, WaitInfo why) {
   Worker* w = CurrentWorker();
   Fiber* self = w ? w->current : nullptr;
   if (self == nullptr) ABSL_RAW_LOG(FATAL, "runtime: Park called outside a fiber");
+  self->wait = why;
+  self->wait_since_ns = CoarseMonoNanos();
   w->after = Worker::After::kPark;
   w->after_fiber = self;
   w->after_commit = &commit;
@@ -849,6 +862,7 @@ void ReadyForeignLocked(Runtime* rt, Fiber* f) {
 }  // namespace
 
 void Ready(Fiber* f) {
+  f->status.store(FiberStatus::kRunnable, std::memory_order_relaxed);
   Worker* w = CurrentWorker();
   if (w != nullptr && w->rt == f->rt) {
     w->RunqPutNext(f);
@@ -933,9 +947,12 @@ auto WithRuntime(Op op) {
 }
 }  // namespace
 
-bool TrySpawn(absl::AnyInvocable<void() &&>& fn) {
+bool TrySpawn(absl::AnyInvocable<void() &&>& fn, SpawnSite site) {
   if (Worker* w = CurrentWorker()) {
-    Ready(w->rt->NewFiber(std::move(fn)));
+    Fiber* f = w->rt->NewFiber(std::move(fn));
+    f->site = site;
+    f->parent_id = w->current != nullptr ? w->current->id : 0;
+    Ready(f);
     return true;
   }
   // A foreign thread: the runtime may be ending right now. Holding g_runtime_mu keeps
@@ -944,12 +961,16 @@ bool TrySpawn(absl::AnyInvocable<void() &&>& fn) {
   std::lock_guard<std::mutex> l(g_runtime_mu);
   Runtime* rt = g_runtime.load(std::memory_order_acquire);
   if (rt == nullptr) return false;
-  ReadyForeignLocked(rt, rt->NewFiber(std::move(fn)));
+  Fiber* f = rt->NewFiber(std::move(fn));
+  f->site = site;
+  f->parent_id = 0;
+  f->status.store(FiberStatus::kRunnable, std::memory_order_relaxed);
+  ReadyForeignLocked(rt, f);
   return true;
 }
 
-void Spawn(absl::AnyInvocable<void() &&> fn) {
-  if (!TrySpawn(fn)) ABSL_RAW_LOG(FATAL, "gonet::Go called outside gonet::Run");
+void Spawn(absl::AnyInvocable<void() &&> fn, SpawnSite site) {
+  if (!TrySpawn(fn, site)) ABSL_RAW_LOG(FATAL, "gonet::Go called outside gonet::Run");
 }
 
 bool RuntimeRunning(uint64_t generation) {
@@ -1009,11 +1030,13 @@ void SleepUntilMono(int64_t deadline) {
   }
   Timer t;
   t.fn = [](Timer* tm, FiberList* ready) { ready->Push(static_cast<Fiber*>(tm->ctx)); };
-  Park([&](Fiber* self) {
-    t.ctx = self;
-    ResetTimer(&t, deadline);
-    return true;
-  });
+  Park(
+      [&](Fiber* self) {
+        t.ctx = self;
+        ResetTimer(&t, deadline);
+        return true;
+      },
+      WaitInfo{WaitReason::kSleep});
 }
 
 void SetNetpollHandler(NetpollHandler h) { g_netpoll_handler.store(h, std::memory_order_release); }
@@ -1064,6 +1087,34 @@ int NumFibers() {
   });
 }
 
+const char* WaitReasonName(WaitReason r) {
+  switch (r) {
+    case WaitReason::kUnknown: return "waiting";
+    case WaitReason::kIOWait: return "IO wait";
+    case WaitReason::kChanReceive: return "chan receive";
+    case WaitReason::kChanSend: return "chan send";
+    case WaitReason::kSelect: return "select";
+    case WaitReason::kMutex: return "Mutex";
+    case WaitReason::kCondVar: return "CondVar";
+    case WaitReason::kWaitGroup: return "WaitGroup";
+    case WaitReason::kSleep: return "sleep";
+    case WaitReason::kSemacquire: return "semacquire";
+    case WaitReason::kTimer: return "timer";
+  }
+  return "waiting";
+}
+
+bool VisitFibers(absl::FunctionRef<void(const Fiber& f)> fn) {
+  return WithRuntime([&](Runtime* rt) {
+    if (rt == nullptr) return false;
+    SpinLockHolder l(&rt->all_mu);
+    for (Fiber* f = rt->all_fibers; f != nullptr; f = f->all_next) {
+      if (f->status.load(std::memory_order_acquire) != FiberStatus::kFree) fn(*f);
+    }
+    return true;
+  });
+}
+
 bool CurrentFaultInfo(FaultInfo* out) {
   Worker* w = t_worker;
   if (w == nullptr || w->current == nullptr) return false;
@@ -1085,8 +1136,11 @@ void RaiseFileLimit() {
 
 }  // namespace
 
-void RunRuntime(absl::AnyInvocable<void() &&> main, int procs, size_t stack_size) {
+void RunRuntime(absl::AnyInvocable<void() &&> main, const RuntimeConfig& opts) {
   if (CurrentWorker() != nullptr) ABSL_RAW_LOG(FATAL, "gonet::Run called from inside a fiber");
+  int procs = opts.procs;
+  const size_t stack_size = opts.stack_size;
+  if (opts.dump_on_sigquit) InstallSigquitDump();
   if (procs <= 0) procs = static_cast<int>(std::thread::hardware_concurrency());
   if (procs <= 0) procs = 1;
   if (procs > 1024) procs = 1024;

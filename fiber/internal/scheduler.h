@@ -48,6 +48,43 @@ struct ExceptionState {
   unsigned int uncaught_exceptions = 0;
 };
 
+// Why a fiber is not running (Go's waitReason), shown by DumpFibers. Set by Park()'s
+// caller; the strings are WaitReasonName()'s.
+enum class WaitReason : uint8_t {
+  kUnknown,      // "waiting"
+  kIOWait,       // "IO wait" (WaitInfo::fd and ::mode say which fd and direction)
+  kChanReceive,  // "chan receive"
+  kChanSend,     // "chan send"
+  kSelect,       // "select"
+  kMutex,        // "Mutex"
+  kCondVar,      // "CondVar"
+  kWaitGroup,    // "WaitGroup"
+  kSleep,        // "sleep"
+  kSemacquire,   // "semacquire" (an FdMutex or another runtime semaphore)
+  kTimer,        // "timer" (a fiber::Timer or Ticker channel)
+};
+const char* WaitReasonName(WaitReason r);
+
+// What a parked fiber waits for: the reason, and for kIOWait the fd and direction
+// ('r' read, 'w' write, 'a' accept/connect folded into 'r'/'w' as the poller sees it).
+struct WaitInfo {
+  WaitReason reason = WaitReason::kUnknown;
+  char mode = 0;
+  int32_t fd = -1;
+};
+
+// Where a fiber was created (gonet::Go's caller), for DumpFibers and stall reports.
+struct SpawnSite {
+  const char* file = nullptr;
+  const char* function = nullptr;
+  uint32_t line = 0;
+};
+
+// A fiber's state as DumpFibers sees it (Go's _Grunnable, _Grunning, _Gwaiting,
+// _Gsyscall). Written by the runtime at each transition; read racily by the dumper
+// only while the dump holds switches off (see DumpFibers in scheduler.cc).
+enum class FiberStatus : uint8_t { kFree, kRunnable, kRunning, kWaiting, kBlocking };
+
 struct Fiber {
   Context ctx;
   SanitizerContext san;
@@ -64,6 +101,15 @@ struct Fiber {
   void* wait_data = nullptr;
   uintptr_t wait_result = 0;
   Fiber* all_next = nullptr;  // registry of every Fiber object of the runtime
+
+  // Introspection (DumpFibers, stall reports). status is atomic because the dumper and
+  // the monitor thread read it from other threads; the rest is written by the fiber
+  // itself (or its creator) before the status change that publishes it.
+  std::atomic<FiberStatus> status{FiberStatus::kFree};
+  WaitInfo wait;                 // valid while status == kWaiting
+  int64_t wait_since_ns = 0;     // MonoNanos() (coarse) when it parked / entered Blocking
+  SpawnSite site;                // where gonet::Go was called
+  uint64_t parent_id = 0;        // the fiber that called gonet::Go (0: a plain thread)
 };
 
 // An intrusive FIFO of fibers linked through Fiber::next. Not thread-safe.
@@ -120,7 +166,7 @@ bool InFiber();
 // inside commit. Once commit has made `self` visible to a waker, `self` may run again
 // at once and its frame (which holds the commit closure) may be gone: copy what the
 // rest of commit needs into locals first. Fiber only.
-void Park(absl::FunctionRef<bool(Fiber*)> commit);
+void Park(absl::FunctionRef<bool(Fiber*)> commit, WaitInfo why = {});
 
 // Makes a parked fiber runnable. Any thread. From a worker it goes to that worker's
 // run-next slot (Go's ready()); from elsewhere to the global queue.
@@ -142,11 +188,11 @@ void ReadyListOf(FiberList* list, uint64_t generation);
 void YieldFiber();
 
 // Spawns a fiber on the current runtime. Fatal outside Run.
-void Spawn(absl::AnyInvocable<void() &&> fn);
+void Spawn(absl::AnyInvocable<void() &&> fn, SpawnSite site = {});
 // Spawn that reports instead of dying: false (fn destroyed, not run) when no Run is
 // active. Any thread, also one racing the end of Run: a foreign thread holds the
 // runtime's teardown off while it creates and queues the fiber.
-bool TrySpawn(absl::AnyInvocable<void() &&>& fn);
+bool TrySpawn(absl::AnyInvocable<void() &&>& fn, SpawnSite site = {});
 
 // Whether the Run with this generation is still active: its workers may still run
 // its fibers. False once Run has stopped and joined them (its parked fibers are then
@@ -192,6 +238,18 @@ absl::Status NetpollRemove(int fd, uint64_t generation);
 // Running fibers' runtime id: netfd keys its per-runtime state by it.
 uint64_t CurrentRuntimeGeneration();
 
+// Calls fn for every fiber of the active Run that is not free (runnable, running,
+// waiting, blocking), while no fiber is switched in: a fiber whose status is not
+// kRunning keeps its saved context and stack unchanged until VisitFibers returns, so
+// fn may unwind it. Running fibers keep running meanwhile (don't read their stacks).
+// fn must not park or call into the scheduler. Returns false (fn never called) when no
+// Run is active. Any thread, a fiber too (it sees itself as kRunning).
+bool VisitFibers(absl::FunctionRef<void(const Fiber& f)> fn);
+
+// Monotonic time in ns at a few milliseconds' resolution (CLOCK_MONOTONIC_COARSE):
+// cheap enough for every park.
+int64_t CoarseMonoNanos();
+
 // Number of worker threads (procs) of the running runtime, 0 outside Run.
 int Procs();
 
@@ -208,9 +266,17 @@ int NumFibers();
 
 }  // namespace gonet::fiber_internal
 
-#endif  // GONET_FIBER_INTERNAL_SCHEDULER_H_
-
 namespace gonet::fiber_internal {
+// gonet::RuntimeOptions, as the runtime takes them (see fiber.h).
+struct RuntimeConfig {
+  int procs = 0;
+  size_t stack_size = 256 << 10;
+  int max_threads = 10000;
+  bool dump_on_sigquit = false;
+  int64_t stall_report_ns = 10'000'000;  // 0 = never report
+};
 // Backs gonet::Run (fiber.cc).
-void RunRuntime(absl::AnyInvocable<void() &&> main, int procs, size_t stack_size);
+void RunRuntime(absl::AnyInvocable<void() &&> main, const RuntimeConfig& opts);
 }  // namespace gonet::fiber_internal
+
+#endif  // GONET_FIBER_INTERNAL_SCHEDULER_H_

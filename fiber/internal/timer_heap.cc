@@ -14,6 +14,12 @@ int64_t MonoNanos() {
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
+int64_t CoarseMonoNanos() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
 void TimerHeap::Publish() {
   next_when_.store(heap_.empty() ? std::numeric_limits<int64_t>::max() : heap_[0]->when,
                    std::memory_order_release);
