@@ -26,19 +26,8 @@ void Go(absl::AnyInvocable<void() &&> fn, FiberSite site) {
 }
 
 namespace fiber_detail {
-// TODO(issue 9): hand-off of the proc; for now Blocking() only marks the fiber.
-void* EnterBlocking() {
-  fiber_internal::Fiber* f = fiber_internal::CurrentFiber();
-  if (f == nullptr) return nullptr;
-  f->wait_since_ns = fiber_internal::CoarseMonoNanos();
-  f->status.store(fiber_internal::FiberStatus::kBlocking, std::memory_order_relaxed);
-  return f;
-}
-void ExitBlocking(void* token) {
-  if (token == nullptr) return;
-  static_cast<fiber_internal::Fiber*>(token)->status.store(fiber_internal::FiberStatus::kRunning,
-                                                           std::memory_order_relaxed);
-}
+void* EnterBlocking() { return fiber_internal::EnterBlockingCall(); }
+void ExitBlocking(void* token) { fiber_internal::ExitBlockingCall(token); }
 }  // namespace fiber_detail
 
 void DumpFibers(std::ostream& out) { fiber_internal::WriteFiberDump(out); }

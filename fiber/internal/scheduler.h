@@ -246,6 +246,10 @@ uint64_t CurrentRuntimeGeneration();
 // Run is active. Any thread, a fiber too (it sees itself as kRunning).
 bool VisitFibers(absl::FunctionRef<void(const Fiber& f)> fn);
 
+// gonet::Blocking's halves (fiber.h forwards to them; see machine.cc).
+void* EnterBlockingCall();
+void ExitBlockingCall(void* token);
+
 // Monotonic time in ns at a few milliseconds' resolution (CLOCK_MONOTONIC_COARSE):
 // cheap enough for every park.
 int64_t CoarseMonoNanos();
@@ -259,6 +263,9 @@ struct RuntimeStats {
   int64_t fibers_live;      // spawned and not yet finished
   int64_t steals;
   int64_t polls_blocking;
+  int64_t handoffs;         // procs moved to another thread (Blocking or a stall)
+  int64_t stalls_reported;  // stall reports written
+  int64_t threads;          // OS threads made by this Run (spares included; not the monitor)
 };
 RuntimeStats GetRuntimeStats();
 // Live fibers of the active Run (spawned, not finished), 0 when none. Any thread.

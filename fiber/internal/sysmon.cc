@@ -1,0 +1,136 @@
+// Go's sysmon (runtime/proc.go: sysmon, retake), re-implemented: a monitor thread that
+// takes the proc away from a thread that sits in Blocking() or whose fiber has run too
+// long without a scheduling point, and reports such stalls.
+//
+// Differences from Go: no preemption. Go stops a goroutine that runs too long (a signal
+// interrupts it at a safe point its compiler emitted). C++ has no safe points: a fiber
+// interrupted inside malloc, or while holding any lock, would deadlock every fiber that
+// then needs that lock on the same thread. So the stalled fiber keeps its thread and
+// runs on; the monitor moves everything else (its proc: run queue, and with it the
+// share of timers and poller that proc would serve) to another thread, and reports the
+// stall once.
+//
+// Sleeping: 20 us between checks while something may need it, doubling after 1 ms of
+// nothing to do up to 10 ms (Go's schedule); when every proc is idle it sleeps until a
+// proc wakes up, so an idle process stays idle.
+#include <cinttypes>
+#include <cstdio>
+
+#include "fiber/internal/runtime.h"
+
+namespace gonet::fiber_internal {
+namespace {
+
+constexpr int64_t kMinDelayNs = 20'000;
+constexpr int64_t kMaxDelayNs = 10'000'000;
+// A thread inside Blocking() loses its proc after one check (at least this long) when
+// anyone could use it, and after this long regardless (Go: 10 ms).
+constexpr int64_t kBlockingRetakeNs = 20'000;
+constexpr int64_t kBlockingForceRetakeNs = 10'000'000;
+// Without a stall_report, a stalled proc still moves after this long.
+constexpr int64_t kDefaultStallNs = 10'000'000;
+
+void ReportStall(const Fiber* f, int64_t ran_ns) {
+  const char* fn = f->site.function != nullptr ? f->site.function : "?";
+  const char* file = f->site.file != nullptr ? f->site.file : "?";
+  std::fprintf(stderr,
+               "gonet: fiber %" PRIu64 " has run for %.1f ms without a scheduling point "
+               "(a CPU-bound loop, or a blocking call outside gonet::Blocking); the other "
+               "fibers of its proc move to another thread. Created by %s at %s:%u\n",
+               f->id, static_cast<double>(ran_ns) / 1e6, fn, file, f->site.line);
+}
+
+}  // namespace
+
+void Runtime::WakeSysmon() {
+  bool expected = true;
+  if (sysmon_sleeping.compare_exchange_strong(expected, false, std::memory_order_acq_rel)) {
+    sysmon_sema.Post();
+  }
+}
+
+bool Runtime::TryRetake(Proc* p, Machine* m, Fiber* cur, uint32_t tick) {
+  m->retake.store(kRetakePending, std::memory_order_seq_cst);
+  ProcessWideBarrier();
+  // After the barrier: if the thread is still outside the runtime, its next entry
+  // will see kRetakePending (see the protocol in runtime.h).
+  if (m->in_runtime.load(std::memory_order_acquire) != 0 ||
+      p->schedtick.load(std::memory_order_relaxed) != tick ||
+      m->current.load(std::memory_order_acquire) != cur) {
+    m->retake.store(kRetakeNone, std::memory_order_release);
+    return false;
+  }
+  p->m.store(nullptr, std::memory_order_relaxed);
+  m->retake.store(kRetakeTaken, std::memory_order_release);
+  StartMachine(p);
+  return true;
+}
+
+void Runtime::SysmonMain() {
+  int64_t delay = kMinDelayNs;
+  int idle_rounds = 0;
+  const int64_t stall_ns = config.stall_report_ns > 0 ? config.stall_report_ns : kDefaultStallNs;
+  while (!stopping.load(std::memory_order_acquire)) {
+    if (idle_rounds == 0) {
+      delay = kMinDelayNs;
+    } else if (idle_rounds > 50) {
+      delay = std::min(delay * 2, kMaxDelayNs);
+    }
+    if (delay == kMaxDelayNs && nidle.load(std::memory_order_relaxed) == procs) {
+      // Every proc idle: nothing can stall or block. Sleep until one wakes up (it
+      // checks sysmon_sleeping after leaving its idle wait).
+      sysmon_sleeping.store(true, std::memory_order_seq_cst);
+      if (nidle.load(std::memory_order_seq_cst) == procs &&
+          !stopping.load(std::memory_order_acquire)) {
+        sysmon_sema.Wait();
+      }
+      sysmon_sleeping.store(false, std::memory_order_relaxed);
+      // Stay at the long period (Go does too): a proc that just woke up rarely needs
+      // the monitor within 10 ms, and an idle process must stay cheap.
+      continue;
+    }
+    sysmon_sema.WaitFor(delay);
+    if (stopping.load(std::memory_order_acquire)) break;
+    const int64_t now = MonoNanos();
+    bool acted = false;
+    for (auto& pp : all_p) {
+      Proc* p = pp.get();
+      Machine* m = p->m.load(std::memory_order_acquire);
+      const uint32_t tick = p->schedtick.load(std::memory_order_relaxed);
+      if (tick != p->sysmon_tick || m == nullptr) {
+        p->sysmon_tick = tick;
+        p->sysmon_when = now;
+        p->sysmon_reported = 0;  // a new stall is a new report
+        continue;
+      }
+      Fiber* cur = m->current.load(std::memory_order_acquire);
+      if (cur == nullptr) continue;  // idle, or scheduling on its scheduler stack
+      if (m->in_runtime.load(std::memory_order_acquire) != 0) continue;
+      const int64_t ran = now - p->sysmon_when;
+      if (m->in_blocking.load(std::memory_order_relaxed) != 0) {
+        if (ran < kBlockingRetakeNs) continue;
+        // Go: keep the proc if nothing waits for it and other procs are free to take
+        // new work, for a while.
+        if (p->runq.Empty() && ran < kBlockingForceRetakeNs &&
+            nspinning.load(std::memory_order_relaxed) + nidle.load(std::memory_order_relaxed) > 0) {
+          continue;
+        }
+      } else {
+        if (ran < stall_ns) continue;
+        if (config.stall_report_ns > 0 && p->sysmon_reported != cur->id) {
+          p->sysmon_reported = cur->id;
+          stalls_reported.fetch_add(1, std::memory_order_relaxed);
+          ReportStall(cur, ran);
+        }
+      }
+      if (TryRetake(p, m, cur, tick)) {
+        acted = true;
+        p->sysmon_tick = p->schedtick.load(std::memory_order_relaxed);
+        p->sysmon_when = now;
+      }
+    }
+    idle_rounds = acted ? 0 : idle_rounds + 1;
+  }
+}
+
+}  // namespace gonet::fiber_internal
