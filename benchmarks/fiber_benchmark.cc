@@ -123,6 +123,37 @@ void BM_Thread_Yield_PingPong(benchmark::State& state) {
 }
 BENCHMARK(BM_Thread_Yield_PingPong)->UseRealTime()->MeasureProcessCPUTime();
 
+// ---------------------------------------------------------------- Blocking
+
+// A short system call (getppid: no work in the kernel) made directly from a fiber, and
+// inside gonet::Blocking: the difference is Blocking's cost when the call is short
+// (the hand-off never happens). Go's counterparts: syscall.RawSyscall (no scheduler
+// involvement) and syscall.Syscall (entersyscall/exitsyscall around it).
+void BM_Direct_Getppid(benchmark::State& state) {
+  gonet::Run([&] {
+    for (auto _ : state) benchmark::DoNotOptimize(getppid());
+  }, {.procs = 1});
+}
+BENCHMARK(BM_Direct_Getppid)->UseRealTime()->MeasureProcessCPUTime();
+
+void BM_Blocking_Getppid(benchmark::State& state) {
+  gonet::Run([&] {
+    for (auto _ : state) benchmark::DoNotOptimize(Blocking([] { return getppid(); }));
+  }, {.procs = 1});
+}
+BENCHMARK(BM_Blocking_Getppid)->UseRealTime()->MeasureProcessCPUTime();
+
+// Blocking's own cost: an empty call.
+void BM_Blocking_Empty(benchmark::State& state) {
+  gonet::Run([&] {
+    int x = 0;
+    for (auto _ : state) {
+      Blocking([&] { benchmark::DoNotOptimize(++x); });
+    }
+  }, {.procs = 1});
+}
+BENCHMARK(BM_Blocking_Empty)->UseRealTime()->MeasureProcessCPUTime();
+
 // ---------------------------------------------------------------- spawn + join
 
 // One iteration = one fiber started with Go() and joined through a WaitGroup; fibers

@@ -49,6 +49,10 @@ PAIRS = [
      "BM_Mutex_Contended", None, 1, "BenchmarkMutexContended"),
     ("timer add + cancel",
      "BM_Timer_AddCancel", None, 1, "BenchmarkTimerAddCancel"),
+    ("getppid direct (Go: syscall.RawSyscall)",
+     "BM_Direct_Getppid", None, 1, "BenchmarkRawSyscallGetppid"),
+    ("getppid in Blocking() (Go: syscall.Syscall, entersyscall/exitsyscall)",
+     "BM_Blocking_Getppid", None, 1, "BenchmarkSyscallGetppid"),
     ("poller wake round trip (Go: pipe via netpoller)",
      "BM_Poller_WakeRoundTrip", None, 1, "BenchmarkPollerPipeRoundTrip"),
 ]

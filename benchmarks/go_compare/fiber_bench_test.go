@@ -12,9 +12,27 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
+
+// BenchmarkRawSyscallGetppid makes a short system call without telling the
+// scheduler. Counterpart: BM_Direct_Getppid.
+func BenchmarkRawSyscallGetppid(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		syscall.RawSyscall(syscall.SYS_GETPPID, 0, 0, 0)
+	}
+}
+
+// BenchmarkSyscallGetppid makes the same call through syscall.Syscall, which wraps
+// it in entersyscall/exitsyscall (the P may be handed off if it lasts).
+// Counterpart: BM_Blocking_Getppid.
+func BenchmarkSyscallGetppid(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		syscall.Syscall(syscall.SYS_GETPPID, 0, 0, 0)
+	}
+}
 
 // pingPongTurns has two goroutines take strict turns: goroutine k waits until
 // turn == t (t = k, k+2, k+4, ...) by calling runtime.Gosched, then advances
