@@ -7,15 +7,16 @@
 //     wg.Wait();
 //   }, {.procs = 2});
 //
-// Run() starts `procs` worker threads (Go's GOMAXPROCS), runs `main` as the first fiber
-// and returns when main returns, as a Go program exits when main returns. At that point:
-//  - every worker thread has been stopped and joined (none is left running);
+// Run() starts `procs` procs with a thread each (Go's GOMAXPROCS) and a monitor
+// thread, runs `main` as the first fiber and returns when main returns, as a Go
+// program exits when main returns. At that point:
+//  - every thread of the runtime has been stopped and joined (none is left running);
 //  - fibers still parked or runnable are abandoned: they never run again, their stacks
 //    are unmapped and the runtime's memory is freed, but objects living on their stacks
 //    or owned by them (their captured state) are NOT destroyed; release what matters
 //    before main returns (close conns, join with a WaitGroup);
-//  - a fiber still running on another worker (no park, no yield) is waited for: Run
-//    returns once every worker has reached a scheduling point.
+//  - a fiber still running on another thread (no park, no yield, or inside Blocking)
+//    is waited for: Run returns once every thread has reached a scheduling point.
 // Shutdown with parked fibers (a Go process never meets this: it exits). What an
 // abandoned fiber holds is never released by it: a lock it owns stays locked, a
 // reference it holds on a socket (a parked Accept, Read or Write) is never dropped.
@@ -36,14 +37,35 @@
 // An exception that escapes a fiber's function kills the process with
 // "fiber N: uncaught exception: <what()>" (Go: an unrecovered panic).
 //
-// Scheduling: a fiber runs until it parks (sync objects, channels, I/O, Sleep), calls
-// Yield(), or returns; there is no preemption, so a CPU-bound loop should Yield().
-// A fiber readied by the running one runs next on the same thread (as in Go).
-// A fiber making a blocking system call blocks its worker thread; the network calls of
-// //net never do (they park on the netpoller).
+// Scheduling (Go's G, M and P): `procs` procs hold the right to run fibers, each with
+// its own run queue; OS threads run fibers while they hold a proc. A fiber runs until
+// it parks (sync objects, channels, I/O, Sleep), calls Yield(), or returns. A fiber
+// readied by the running one runs next on the same thread (as in Go).
 //
-// THREAD-LOCAL HAZARD: fibers migrate between worker threads at every park, Yield or
-// I/O wait. A thread_local read before such a point may belong to another thread after
+// Blocking calls and stalls. A fiber that blocks its thread would stall every fiber
+// queued on that thread's proc; the runtime prevents this as Go's does:
+//  - Wrap blocking calls in gonet::Blocking(fn) (file I/O, a thread-blocking lock,
+//    getaddrinfo, sleep(), a long computation). If fn lasts more than a monitor tick
+//    (20 us to 10 ms), the monitor thread hands the proc to another thread (a spare, or
+//    a new one, up to RuntimeOptions::max_threads); the fiber continues on a thread
+//    with a proc when fn returns. A short fn costs a few nanoseconds (no hand-off).
+//  - A fiber that runs longer than RuntimeOptions::stall_report (default 10 ms) without
+//    a scheduling point (a CPU-bound loop, or a blocking call not marked with
+//    Blocking) is reported once on stderr with its id, how long it ran and where it was
+//    created, and its proc (run queue, and the timers and poller that proc would serve)
+//    moves to another thread, so the other fibers keep running.
+//  - The stalled fiber itself is NOT preempted: it keeps its thread until it reaches a
+//    scheduling point (then it queues like any other). Go interrupts a goroutine at a
+//    safe point its compiler marked; C++ code has no such points. A fiber interrupted
+//    inside malloc, or while holding any lock (a std::mutex, the allocator's, a logging
+//    library's), would leave that lock held while other fibers run on its thread, and
+//    the first of them to take the same lock would deadlock the thread. So a long
+//    computation should still Yield() now and then to share its proc fairly.
+// The network calls of //net never block a thread (they park on the netpoller); name
+// lookups run inside Blocking.
+//
+// THREAD-LOCAL HAZARD: fibers migrate between threads at every park, Yield, I/O wait
+// or Blocking() call. A thread_local read before such a point may belong to another thread after
 // it; compilers may also cache a thread_local's address across the call. Do not keep
 // pointers or references to thread_locals (including errno) across a park; re-read them.
 //

@@ -1,24 +1,24 @@
 // scheduler.h: Go's runtime scheduler (runtime/proc.go), re-implemented for fibers.
 // This is the runtime's internal interface for //fiber's sync objects and for //netfd.
 //
-// Model (Go's G, M, P): a Fiber is a G; each Worker is a P with its own OS thread (an M
-// that never changes). A worker has a bounded lock-free run queue (256 slots, the owner
-// pushes at the tail, anyone steals from the head) plus a "run next" slot: a fiber made
-// runnable by the running fiber runs next on the same worker, so a ping-pong between
-// two fibers stays on one thread and hot in cache. Overflow and fibers readied from
-// foreign threads go to a global queue. Idle workers steal half of a victim's queue.
-// Differences from Go: no preemption (a fiber runs until it parks, yields or returns),
-// and a fiber in a blocking syscall blocks its worker (no hand-off of the P).
+// Model (Go's G, M, P; the types are in runtime.h): a Fiber is a G; a proc (P) holds a
+// bounded lock-free run queue (256 slots, the holder pushes at the tail, anyone steals
+// from the head) plus a "run next" slot: a fiber made runnable by the running fiber runs
+// next on the same proc, so a ping-pong between two fibers stays on one thread and hot
+// in cache. Overflow and fibers readied from foreign threads go to a global queue. Idle
+// procs steal half of a victim's queue. OS threads (M) run fibers while they hold a
+// proc; a monitor thread (sysmon.cc) moves the proc of a thread that is inside
+// Blocking() or stalled to another thread. No preemption (fiber.h says why).
 //
-// The netpoller is part of the scheduler: an idle worker first polls it without
-// blocking, then steals, and only then parks; one idle worker at a time blocks in the
+// The netpoller is part of the scheduler: an idle proc first polls it without
+// blocking, then steals, and only then parks; one idle proc at a time blocks in the
 // poller with the nearest timer as its timeout, the others sleep on a semaphore. New
-// work wakes a sleeping worker only when no worker is already spinning (looking for
+// work wakes a sleeping proc only when no proc is already spinning (looking for
 // work), as Go's wakep() does; a new earliest timer wakes the blocked poller.
 //
-// Thread-locals: fibers move between worker threads at every park, so the runtime
-// re-reads its thread-local state after every switch (through a non-inlined accessor;
-// see CurrentWorker()). Never cache the address of a thread_local across a park.
+// Thread-locals: fibers move between threads at every park, so the runtime re-reads
+// its thread-local state after every switch (through a non-inlined accessor; see
+// CurrentMachine()). Never cache the address of a thread_local across a park.
 #ifndef GONET_FIBER_INTERNAL_SCHEDULER_H_
 #define GONET_FIBER_INTERNAL_SCHEDULER_H_
 
@@ -155,7 +155,7 @@ class FiberList {
   Fiber* tail_ = nullptr;
 };
 
-// The running fiber, or nullptr outside a fiber (plain threads, worker scheduler loop).
+// The running fiber, or nullptr outside a fiber (plain threads, a scheduler stack).
 Fiber* CurrentFiber();
 bool InFiber();
 
@@ -168,7 +168,7 @@ bool InFiber();
 // rest of commit needs into locals first. Fiber only.
 void Park(absl::FunctionRef<bool(Fiber*)> commit, WaitInfo why = {});
 
-// Makes a parked fiber runnable. Any thread. From a worker it goes to that worker's
+// Makes a parked fiber runnable. Any thread. From a runtime thread it goes to its proc's
 // run-next slot (Go's ready()); from elsewhere to the global queue.
 void Ready(Fiber* f);
 void ReadyList(FiberList* list);
@@ -180,11 +180,11 @@ void ReadyList(FiberList* list);
 // whether f was readied.
 bool ReadyFromForeignThread(Fiber* f, uint64_t generation);
 // ReadyList for fibers of the runtime `generation`, from any thread: on that runtime's
-// workers it is ReadyList; elsewhere it holds off the runtime's teardown while it
+// threads it is ReadyList; elsewhere it holds off the runtime's teardown while it
 // wakes them, and drops them if that Run has already ended (they were abandoned).
 void ReadyListOf(FiberList* list, uint64_t generation);
 
-// Yields the worker to other runnable fibers; returns at once if there are none.
+// Yields the proc to other runnable fibers; returns at once if there are none.
 void YieldFiber();
 
 // Spawns a fiber on the current runtime. Fatal outside Run.
@@ -194,12 +194,12 @@ void Spawn(absl::AnyInvocable<void() &&> fn, SpawnSite site = {});
 // runtime's teardown off while it creates and queues the fiber.
 bool TrySpawn(absl::AnyInvocable<void() &&>& fn, SpawnSite site = {});
 
-// Whether the Run with this generation is still active: its workers may still run
+// Whether the Run with this generation is still active: its threads may still run
 // its fibers. False once Run has stopped and joined them (its parked fibers are then
 // abandoned and never release what they hold). Any thread; never blocks.
 bool RuntimeRunning(uint64_t generation);
 
-// Called once per Run, from the thread that called Run, after every worker stopped and
+// Called once per Run, from the thread that called Run, after every thread stopped and
 // before the runtime's memory goes: lower layers release per-runtime state there (netfd
 // closes sockets that only abandoned fibers could reach). Register once per process;
 // at most 4 hooks.
@@ -217,7 +217,7 @@ void ThreadWaitUntil(absl::FunctionRef<bool()> pred);
 void NotifyThreadWaiters();
 
 // Timers of the current runtime (Go: addtimer/modtimer/deltimer). Any thread of the
-// runtime (workers, or a fiber). ResetTimer wakes the poller if t became earliest;
+// runtime (its threads, or a fiber). ResetTimer wakes the poller if t became earliest;
 // outside a running runtime it does nothing.
 void ResetTimer(Timer* t, int64_t when_mono_ns);
 bool DeleteTimer(Timer* t);
@@ -228,7 +228,7 @@ void SleepUntilMono(int64_t deadline);
 
 // The netpoller of the current runtime. netfd registers fds with a token it chooses and
 // installs the handler that turns readiness into fibers to wake (Go: netpollready).
-// The handler runs on the worker that polled; it must not park.
+// The handler runs on the thread that polled; it must not park.
 using NetpollHandler = void (*)(uintptr_t token, uint32_t ready, FiberList* to_wake);
 void SetNetpollHandler(NetpollHandler h);
 absl::Status NetpollAdd(int fd, uintptr_t token);
@@ -254,7 +254,7 @@ void ExitBlockingCall(void* token);
 // cheap enough for every park.
 int64_t CoarseMonoNanos();
 
-// Number of worker threads (procs) of the running runtime, 0 outside Run.
+// Number of procs (GOMAXPROCS) of the running runtime, 0 outside Run.
 int Procs();
 
 // Counters for tests and benchmarks.
