@@ -243,6 +243,11 @@ __attribute__((no_sanitize("thread"))) FiberRecord Snapshot(const Fiber& f, Fibe
 }  // namespace
 
 void WriteFiberDump(std::ostream& out) {
+  // Cost: about 7 us a frame on a VM where syscalls are slow. libunwind's cache of
+  // unwind rules is global and locked, and its lock blocks every signal around each
+  // lookup: two rt_sigprocmask syscalls per frame, most of a 10k-fiber dump's time
+  // (Debian builds it without --enable-per-thread-cache, so UNW_CACHE_PER_THREAD
+  // falls back to the global cache).
   std::vector<FiberRecord> records;
   std::vector<uintptr_t> pcs;
   const Fiber* self = CurrentFiber();
