@@ -1,14 +1,375 @@
+// Go's goroutine dump (runtime.tracebackothers, and the SIGQUIT handler that prints
+// it), re-implemented for fibers. Differences: stacks come from libunwind (DWARF CFI,
+// so no frame pointers needed) started at a parked fiber's saved registers, and are
+// symbolized with Abseil (function names, no file:line); SIGQUIT is turned into a
+// wake-up of a dumper thread, which formats the dump outside the signal handler.
+//
+// Output (see gonet::DumpFibers in fiber.h), one block per fiber, blank line between:
+//   fiber 7 [IO wait (fd 9, read), 5 minutes]:
+//   #0  0x000055d0c0a1b2c3 gonet::fiber_internal::SwitchTo()
+//   #1  0x000055d0c0a1b400 gonet::fiber_internal::Park()
+//   ...
+//   created by Serve at net/server.cc:42 in fiber 1
+// The calling fiber comes first, the others by ascending id. Wait durations: Go's
+// "N minutes" from one minute on (Go's words, "1 minutes" included, so that tools that
+// parse Go dumps read ours); below that milliseconds under one second ("12ms") and
+// tenths of a second otherwise ("3.5s"). CoarseMonoNanos() has a few ms of resolution.
+// Stacks: parked and runnable fibers from their saved context, the calling fiber its
+// own live stack; other running fibers and fibers in Blocking() show none (their
+// registers live on another thread).
 #include "fiber/internal/dump.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+
+#include "absl/base/attributes.h"
+#include "absl/base/internal/raw_logging.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/debugging/symbolize.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "fiber/internal/scheduler.h"
 
 namespace gonet::fiber_internal {
+namespace {
 
-// TODO(issue 9): stacks, formatting.
-void WriteFiberDump(std::ostream& out) {
-  VisitFibers([&](const Fiber& f) { out << "fiber " << f.id << "\n"; });
+constexpr int kMaxFrames = 64;  // deeper stacks end with Go's "...additional frames elided..."
+
+// What the dump needs of one fiber, copied while VisitFibers holds switches off; the
+// slow part (symbols, text) runs after it returns.
+struct FiberRecord {
+  uint64_t id;
+  uint64_t parent_id;
+  FiberStatus status;
+  WaitInfo wait;
+  int64_t wait_since_ns;
+  SpawnSite site;
+  bool self;          // the calling fiber
+  bool has_stack;     // pcs[first, first + count) of FiberDumper::pcs_
+  bool elided;        // more than kMaxFrames frames
+  uint32_t first;
+  uint32_t count;
+};
+
+// Sanity bounds of an unwind: the stack pointer of every frame must stay inside the
+// fiber's stack. libunwind reads each frame's saved registers at offsets from it (as
+// the CFI says), so a frame whose sp left the stack is not followed.
+bool InStack(const Stack& s, uintptr_t sp, size_t bytes = 0) {
+  auto lo = reinterpret_cast<uintptr_t>(s.lo);
+  return sp >= lo && sp <= lo + s.size && bytes <= lo + s.size - sp;
 }
 
-void InstallSigquitDump() {}
+// Unwinds from `uc`, appending return addresses to pcs; the first `skip` frames are
+// dropped. `stack` (may be null: the calling thread's own stack) bounds every frame.
+void Unwind(unw_context_t* uc, const Stack* stack, int skip, std::vector<uintptr_t>* pcs,
+            FiberRecord* r) {
+  unw_cursor_t cursor;
+  r->first = static_cast<uint32_t>(pcs->size());
+  r->count = 0;
+  r->elided = false;
+  r->has_stack = true;
+  if (unw_init_local(&cursor, uc) != 0) return;
+  for (int depth = 0;; ++depth) {
+    unw_word_t ip = 0, sp = 0;
+    if (unw_get_reg(&cursor, UNW_REG_IP, &ip) != 0 || ip == 0) break;
+    unw_get_reg(&cursor, UNW_REG_SP, &sp);
+    if (stack != nullptr && !InStack(*stack, sp)) break;
+    if (depth >= skip) {
+      if (r->count == kMaxFrames) {
+        r->elided = true;
+        break;
+      }
+      pcs->push_back(ip);
+      ++r->count;
+    }
+    if (unw_step(&cursor) <= 0) break;
+  }
+}
+
+// The registers a switched-out fiber resumes with, as libunwind's context (a
+// ucontext_t on both CPUs; only the callee-saved registers, sp and pc matter).
+// False if the saved frame is not inside the fiber's stack. Not under TSan: see Snapshot.
+__attribute__((no_sanitize("thread"))) bool SavedContext(const Fiber& f, unw_context_t* uc) {
+  std::memset(uc, 0, sizeof(*uc));
+#if defined(GONET_CONTEXT_UCONTEXT)
+  // swapcontext saved the registers as of its return: pc is the return address into
+  // SwitchContext, sp the caller's.
+#if defined(__x86_64__)
+  const auto& g = f.ctx.uc.uc_mcontext.gregs;
+  if (!InStack(f.stack, static_cast<uintptr_t>(g[REG_RSP]))) return false;
+  for (int r : {REG_RIP, REG_RSP, REG_RBP, REG_RBX, REG_R12, REG_R13, REG_R14, REG_R15}) {
+    uc->uc_mcontext.gregs[r] = g[r];
+  }
+#elif defined(__aarch64__)
+  const auto& m = f.ctx.uc.uc_mcontext;
+  if (!InStack(f.stack, m.sp)) return false;
+  for (int i = 19; i <= 30; ++i) uc->uc_mcontext.regs[i] = m.regs[i];
+  uc->uc_mcontext.sp = m.sp;
+  uc->uc_mcontext.pc = m.pc;
+#else
+#error "fiber dump: no saved-context reader for this CPU"
+#endif
+#else
+  // context_asm.cc's frame at ctx.sp; the registers as of gonet_switch_context's ret.
+  auto sp = reinterpret_cast<uintptr_t>(f.ctx.sp);
+#if defined(__x86_64__)
+  // Words: fpu cw, mxcsr, r15, r14, r13, r12, rbx, rbp, return address.
+  if (!InStack(f.stack, sp, 9 * 8)) return false;
+  const auto* w = reinterpret_cast<const uint64_t*>(sp);
+  auto& g = uc->uc_mcontext.gregs;
+  g[REG_R15] = static_cast<greg_t>(w[2]);
+  g[REG_R14] = static_cast<greg_t>(w[3]);
+  g[REG_R13] = static_cast<greg_t>(w[4]);
+  g[REG_R12] = static_cast<greg_t>(w[5]);
+  g[REG_RBX] = static_cast<greg_t>(w[6]);
+  g[REG_RBP] = static_cast<greg_t>(w[7]);
+  g[REG_RIP] = static_cast<greg_t>(w[8]);
+  g[REG_RSP] = static_cast<greg_t>(sp + 9 * 8);
+#elif defined(__aarch64__)
+  // 176 bytes: x19..x28 at 0..72, x29 at 80, x30 (lr) at 88, d8..d15, fpcr.
+  if (!InStack(f.stack, sp, 176)) return false;
+  const auto* w = reinterpret_cast<const uint64_t*>(sp);
+  for (int i = 0; i < 12; ++i) uc->uc_mcontext.regs[19 + i] = w[i];
+  uc->uc_mcontext.sp = sp + 176;
+  uc->uc_mcontext.pc = w[11];
+#else
+#error "fiber dump: no saved-context reader for this CPU"
+#endif
+#endif
+  return true;
+}
+
+// The calling thread's stack from the caller of this function on.
+ABSL_ATTRIBUTE_NOINLINE void UnwindSelf(std::vector<uintptr_t>* pcs, FiberRecord* r) {
+  unw_context_t uc;
+  unw_getcontext(&uc);
+  Unwind(&uc, nullptr, 1, pcs, r);
+  ABSL_BLOCK_TAIL_CALL_OPTIMIZATION();
+}
+
+// Abseil's symbolizer needs no InitializeSymbolizer() call on ELF systems (it reads
+// /proc/self/maps and the mapped files); names are cached for the dump's duration, as
+// thousands of fibers share the same few dozen frames.
+class Symbols {
+ public:
+  // `pc - 1` for return addresses: one may be just past the end of its function (a
+  // call to a noreturn function), so look up the call instruction instead.
+  const std::string& Name(uintptr_t lookup) {
+    auto [it, inserted] = cache_.try_emplace(lookup);
+    if (inserted) {
+      char buf[1024];
+      if (absl::Symbolize(reinterpret_cast<void*>(lookup), buf, sizeof(buf))) {
+        it->second = buf;
+      } else {
+        it->second = "??";
+      }
+    }
+    return it->second;
+  }
+
+ private:
+  absl::flat_hash_map<uintptr_t, std::string> cache_;
+};
+
+std::string FormatWaitDuration(int64_t ns) {
+  if (ns < 0) ns = 0;
+  constexpr int64_t kMinute = 60'000'000'000;
+  if (ns >= kMinute) return absl::StrFormat("%d minutes", ns / kMinute);
+  if (ns < 1'000'000'000) return absl::StrFormat("%dms", ns / 1'000'000);
+  return absl::StrFormat("%.1fs", static_cast<double>(ns / 100'000'000) / 10);
+}
+
+void AppendHeader(const FiberRecord& r, int64_t now, std::string* out) {
+  absl::StrAppend(out, "fiber ", r.id, " [");
+  switch (r.status) {
+    case FiberStatus::kRunnable:
+      out->append("runnable");
+      break;
+    case FiberStatus::kRunning:
+      out->append("running");
+      break;
+    case FiberStatus::kBlocking:
+      absl::StrAppend(out, "Blocking, ", FormatWaitDuration(now - r.wait_since_ns));
+      break;
+    case FiberStatus::kWaiting:
+      out->append(WaitReasonName(r.wait.reason));
+      if (r.wait.reason == WaitReason::kIOWait && r.wait.fd >= 0) {
+        absl::StrAppend(out, " (fd ", r.wait.fd, r.wait.mode == 'w' ? ", write)" : ", read)");
+      }
+      absl::StrAppend(out, ", ", FormatWaitDuration(now - r.wait_since_ns));
+      break;
+    case FiberStatus::kFree:
+      out->append("free");
+      break;
+  }
+  out->append("]:\n");
+}
+
+// One fiber's record, its stack unwound if it is switched out. The fields and the
+// stack were written by other threads with no happens-before edge that TSan can see:
+// the ordering is VisitFibers' (no fiber is switched in or out while fn runs, see
+// scheduler.h), so this read is exempt from TSan (libunwind's own reads are not
+// instrumented either).
+__attribute__((no_sanitize("thread"))) FiberRecord Snapshot(const Fiber& f, FiberStatus status,
+                                                             std::vector<uintptr_t>* pcs) {
+  FiberRecord r{};
+  r.id = f.id;
+  r.parent_id = f.parent_id;
+  r.status = status;
+  r.wait = f.wait;
+  r.wait_since_ns = f.wait_since_ns;
+  r.site = f.site;
+  if (status == FiberStatus::kWaiting || status == FiberStatus::kRunnable) {
+    unw_context_t uc;
+    if (SavedContext(f, &uc)) Unwind(&uc, &f.stack, 0, pcs, &r);
+  }
+  return r;
+}
+
+}  // namespace
+
+void WriteFiberDump(std::ostream& out) {
+  // Cost: about 7 us a frame on a VM where syscalls are slow. libunwind's cache of
+  // unwind rules is global and locked, and its lock blocks every signal around each
+  // lookup: two rt_sigprocmask syscalls per frame, most of a 10k-fiber dump's time
+  // (Debian builds it without --enable-per-thread-cache, so UNW_CACHE_PER_THREAD
+  // falls back to the global cache).
+  std::vector<FiberRecord> records;
+  std::vector<uintptr_t> pcs;
+  const Fiber* self = CurrentFiber();
+  FiberRecord self_stack{};
+  UnwindSelf(&pcs, &self_stack);  // from here: WriteFiberDump, DumpFibers, the caller
+  VisitFibers([&](const Fiber& f) {
+    FiberRecord r = Snapshot(f, f.status.load(std::memory_order_acquire), &pcs);
+    r.self = &f == self;
+    if (r.self) {
+      r.has_stack = true;
+      r.first = self_stack.first;
+      r.count = self_stack.count;
+      r.elided = self_stack.elided;
+    }
+    records.push_back(r);
+  });
+  std::sort(records.begin(), records.end(), [](const FiberRecord& a, const FiberRecord& b) {
+    if (a.self != b.self) return a.self;
+    return a.id < b.id;
+  });
+
+  const int64_t now = CoarseMonoNanos();
+  Symbols symbols;
+  std::string text;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const FiberRecord& r = records[i];
+    text.clear();
+    if (i > 0) text.push_back('\n');
+    AppendHeader(r, now, &text);
+    if (r.has_stack) {
+      for (uint32_t k = 0; k < r.count; ++k) {
+        const uintptr_t pc = pcs[r.first + k];
+        // Frame 0 is where the fiber resumes: an exact pc (a fresh fiber's entry point)
+        // or a return address into a call that returns, so in the same function.
+        absl::StrAppendFormat(&text, "#%-3d0x%016x %s\n", k, pc, symbols.Name(k == 0 ? pc : pc - 1));
+      }
+      if (r.elided) text.append("...additional frames elided...\n");
+      if (r.count == 0) text.append("stack unavailable (saved context outside the stack)\n");
+    } else if (r.status == FiberStatus::kRunning) {
+      text.append("fiber running on another thread; stack unavailable\n");
+    } else if (r.status == FiberStatus::kBlocking) {
+      text.append("fiber in Blocking() on its own thread; stack unavailable\n");
+    }
+    if (r.site.function != nullptr || r.site.file != nullptr) {
+      absl::StrAppend(&text, "created by ", r.site.function ? r.site.function : "?", " at ",
+                      r.site.file ? r.site.file : "?", ":", r.site.line);
+      if (r.parent_id != 0) absl::StrAppend(&text, " in fiber ", r.parent_id);
+      text.push_back('\n');
+    }
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  }
+  out.flush();
+}
+
+// ------------------------------------------------------------------- SIGQUIT
+
+namespace {
+
+// The pipe from the signal handler to the dumper thread; written once, before the
+// handler is installed, then only read.
+int g_sigquit_pipe[2] = {-1, -1};
+
+void OnSigquit(int) {
+  // Async-signal-safe: one write(2), errno preserved. Further signals while the dump
+  // runs only add bytes nobody reads.
+  const int saved = errno;
+  const char b = 'q';
+  (void)!write(g_sigquit_pipe[1], &b, 1);
+  errno = saved;
+}
+
+void WriteAll(int fd, const std::string& s) {
+  size_t done = 0;
+  while (done < s.size()) {
+    ssize_t n = write(fd, s.data() + done, s.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    done += static_cast<size_t>(n);
+  }
+}
+
+// The dumper thread (Go's crash path on SIGQUIT): waits for the handler's byte, prints
+// "SIGQUIT: quit" and the dump to stderr, and exits with status 2 without running
+// destructors or atexit handlers (the program's state is whatever it was).
+void DumperMain() {
+  char b;
+  for (;;) {
+    ssize_t n = read(g_sigquit_pipe[0], &b, 1);
+    if (n == 1) break;
+    if (n < 0 && errno == EINTR) continue;
+    ABSL_RAW_LOG(FATAL, "SIGQUIT dumper: read from its pipe failed: %s", strerror(errno));
+  }
+  WriteAll(2, "SIGQUIT: quit\n\n");
+  std::ostringstream dump;
+  WriteFiberDump(dump);
+  WriteAll(2, dump.str());
+  _exit(2);
+}
+
+}  // namespace
+
+void InstallSigquitDump() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (pipe2(g_sigquit_pipe, O_CLOEXEC) != 0) {
+      ABSL_RAW_LOG(FATAL, "dump_on_sigquit: pipe2: %s", strerror(errno));
+    }
+    // The dumper lives as long as the process (started once, lazily, by the first Run
+    // that asks for it); it blocks every signal so that SIGQUIT goes to another thread.
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    std::thread(DumperMain).detach();
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    struct sigaction sa {};
+    sa.sa_handler = &OnSigquit;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    if (sigaction(SIGQUIT, &sa, nullptr) != 0) {
+      ABSL_RAW_LOG(FATAL, "dump_on_sigquit: sigaction: %s", strerror(errno));
+    }
+  });
+}
 
 }  // namespace gonet::fiber_internal
