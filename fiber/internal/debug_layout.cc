@@ -80,22 +80,7 @@ const bool kWaitReasonsFilled = [] {
   return true;
 }();
 
-// The stopgap list head of PublishFiberListForDebugger (see debug_layout.h).
-Fiber* g_published_head = nullptr;
 }  // namespace
 
-void PublishFiberListForDebugger() {
-  if (gonet_debug_fiber_list != nullptr && gonet_debug_fiber_list != &g_published_head) return;
-  // VisitFibers walks the runtime's list from its head and skips free fibers: the first
-  // fiber it shows is preceded only by free ones, so a list starting there holds every
-  // live fiber. The list only grows at its head and no Fiber is freed before the Run
-  // ends, so this snapshot stays walkable (missing newer fibers) until then.
-  Fiber* first = nullptr;
-  VisitFibers([&](const Fiber& f) {
-    if (first == nullptr) first = const_cast<Fiber*>(&f);
-  });
-  g_published_head = first;
-  gonet_debug_fiber_list = &g_published_head;
-}
 
 }  // namespace gonet::fiber_internal

@@ -4,7 +4,8 @@
 //   gonet_debug_layout      offsets of Fiber's fields, the context backend and CPU
 //   gonet_debug_fiber_list  points at the runtime's list head (Fiber*, linked through
 //                           Fiber::all_next; free fibers included, status says so);
-//                           null when no Run is active
+//                           null when no Run is active. The runtime sets it when a
+//                           Run starts and clears it before the Run's memory goes.
 #ifndef GONET_FIBER_INTERNAL_DEBUG_LAYOUT_H_
 #define GONET_FIBER_INTERNAL_DEBUG_LAYOUT_H_
 
@@ -12,12 +13,6 @@
 
 namespace gonet::fiber_internal {
 struct Fiber;
-
-// Stopgap until the scheduler sets gonet_debug_fiber_list itself at the start and end
-// of every Run: points it at a snapshot of the active Run's list (every fiber live
-// now; fibers created later are missed). Any thread; does nothing if the scheduler
-// already publishes its list. Tests and tools/gdb's example program call it.
-void PublishFiberListForDebugger();
 }  // namespace gonet::fiber_internal
 
 extern "C" {

@@ -153,6 +153,57 @@ __attribute__((no_sanitize("thread"))) bool SavedContext(const Fiber& f, unw_con
   return true;
 }
 
+// The fast path: follows the frame-pointer chain from the saved registers (this
+// repository's code is built with frame pointers). Every frame pointer must lie inside
+// the fiber's stack, above the previous one. Succeeds only if the chain ends cleanly at
+// the fiber's first frame (a zero frame pointer, as the context's entry leaves it); a
+// chain broken by code built without frame pointers falls back to libunwind, which is
+// exact but far slower here (it blocks signals around each step: two system calls per
+// frame).
+__attribute__((no_sanitize("thread", "address"))) bool FramePointerWalk(
+    const unw_context_t& uc, const Stack& stack, std::vector<uintptr_t>* pcs, FiberRecord* r) {
+#if defined(__x86_64__)
+  uintptr_t pc = static_cast<uintptr_t>(uc.uc_mcontext.gregs[REG_RIP]);
+  uintptr_t fp = static_cast<uintptr_t>(uc.uc_mcontext.gregs[REG_RBP]);
+#elif defined(__aarch64__)
+  uintptr_t pc = static_cast<uintptr_t>(uc.uc_mcontext.pc);
+  uintptr_t fp = static_cast<uintptr_t>(uc.uc_mcontext.regs[29]);
+#else
+  return false;
+#endif
+  const size_t start = pcs->size();
+  r->first = static_cast<uint32_t>(start);
+  r->count = 0;
+  r->elided = false;
+  r->has_stack = true;
+  if (pc == 0) return false;
+  pcs->push_back(pc);
+  for (;;) {
+    if (fp == 0) {
+      r->count = static_cast<uint32_t>(pcs->size() - start);
+      return true;  // the root frame: a complete chain
+    }
+    if (fp % sizeof(uintptr_t) != 0 || !InStack(stack, fp, 2 * sizeof(uintptr_t))) break;
+    const auto* frame = reinterpret_cast<const uintptr_t*>(fp);
+    const uintptr_t next_fp = frame[0];
+    const uintptr_t ret = frame[1];
+    if (ret == 0) {
+      r->count = static_cast<uint32_t>(pcs->size() - start);
+      return true;
+    }
+    if (next_fp != 0 && next_fp <= fp) break;
+    if (pcs->size() - start == static_cast<size_t>(kMaxFrames)) {
+      r->count = static_cast<uint32_t>(kMaxFrames);
+      r->elided = true;
+      return true;
+    }
+    pcs->push_back(ret);
+    fp = next_fp;
+  }
+  pcs->resize(start);
+  return false;
+}
+
 // The calling thread's stack from the caller of this function on.
 ABSL_ATTRIBUTE_NOINLINE void UnwindSelf(std::vector<uintptr_t>* pcs, FiberRecord* r) {
   unw_context_t uc;
@@ -235,7 +286,9 @@ __attribute__((no_sanitize("thread"))) FiberRecord Snapshot(const Fiber& f, Fibe
   r.site = f.site;
   if (status == FiberStatus::kWaiting || status == FiberStatus::kRunnable) {
     unw_context_t uc;
-    if (SavedContext(f, &uc)) Unwind(&uc, &f.stack, 0, pcs, &r);
+    if (SavedContext(f, &uc) && !FramePointerWalk(uc, f.stack, pcs, &r)) {
+      Unwind(&uc, &f.stack, 0, pcs, &r);
+    }
   }
   return r;
 }

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "absl/base/internal/raw_logging.h"
+#include "fiber/internal/debug_layout.h"
 #include "fiber/internal/dump.h"
 #include "fiber/internal/runtime.h"
 
@@ -189,6 +190,8 @@ void RunRuntime(absl::AnyInvocable<void() &&> main, const RuntimeConfig& opts) {
     }
     g_running_generation.store(rt->generation, std::memory_order_release);
   }
+  // For debuggers (tools/gdb/gonet_fibers.py): the list head of the active Run.
+  gonet_debug_fiber_list = &rt->all_fibers;
   rt->Start(std::move(main));
   rt->WaitMainAndStop();
   {
@@ -196,6 +199,7 @@ void RunRuntime(absl::AnyInvocable<void() &&> main, const RuntimeConfig& opts) {
     g_runtime.store(nullptr, std::memory_order_release);
     g_running_generation.store(0, std::memory_order_release);
   }
+  gonet_debug_fiber_list = nullptr;
   // Plain threads waiting on something only an abandoned fiber could do (Close waiting
   // for a parked Read's reference) re-check now: RuntimeRunning() turned false.
   NotifyThreadWaiters();

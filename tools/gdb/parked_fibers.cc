@@ -49,7 +49,6 @@ int main() {
       if (parked >= 5) break;
       gonet::Yield();
     }
-    gonet::fiber_internal::PublishFiberListForDebugger();
     std::printf("ready %d\n", static_cast<int>(getpid()));
     std::fflush(stdout);
     gonet::Sleep(absl::Minutes(10));
