@@ -186,7 +186,7 @@ TEST(Stall, SpinningFiberIsReportedOnceWithItsCreationSite) {
       wg.Add(1);
       std::atomic<bool> spinning{true};
       StartCulprit([&] {
-        SpinFor(absl::Milliseconds(150));
+        SpinFor(absl::Milliseconds(50));
         spinning = false;
         wg.Done();
       });
@@ -199,7 +199,7 @@ TEST(Stall, SpinningFiberIsReportedOnceWithItsCreationSite) {
       reported = fiber_internal::GetRuntimeStats().stalls_reported;
     }, {.procs = procs});
     std::string err = testing::internal::GetCapturedStderr();
-    std::printf("procs=%d: 150 ms spin: %lld report(s), %d sleeps meanwhile\n", procs,
+    std::printf("procs=%d: 50 ms spin: %lld report(s), %d sleeps meanwhile\n", procs,
                 static_cast<long long>(reported), ticks.load());
     EXPECT_GE(reported, 1) << err;
     EXPECT_EQ(CountReportsAboutCulprit(err), 1) << err;
@@ -217,7 +217,7 @@ TEST(Stall, ZeroStallReportStillMovesTheProcButStaysSilent) {
     fiber::WaitGroup wg;
     wg.Add(1);
     Go([&] {
-      SpinFor(absl::Milliseconds(150));
+      SpinFor(absl::Milliseconds(50));
       spinning = false;
       wg.Done();
     });
