@@ -30,14 +30,28 @@ constexpr int64_t kBlockingForceRetakeNs = 10'000'000;
 // Without a stall_report, a stalled proc still moves after this long.
 constexpr int64_t kDefaultStallNs = 10'000'000;
 
-void ReportStall(const Fiber* f, int64_t ran_ns) {
-  const char* fn = f->site.function != nullptr ? f->site.function : "?";
-  const char* file = f->site.file != nullptr ? f->site.file : "?";
+struct StallInfo {
+  uint64_t id;
+  SpawnSite site;
+};
+
+// Reads what a report needs from the running fiber of another thread. These fields
+// do not change while the fiber runs, but nothing orders this read with the fiber's
+// end and the reuse of its object by a later Go (TSan would say so): the caller uses
+// the copy only if the hand-off then proves the fiber was still the one running (same
+// switch count, still outside the runtime), which it was throughout this read.
+__attribute__((no_sanitize("thread"))) StallInfo ReadStallInfo(const Fiber* f) {
+  return StallInfo{f->id, f->site};
+}
+
+void ReportStall(const StallInfo& f, int64_t ran_ns) {
+  const char* fn = f.site.function != nullptr ? f.site.function : "?";
+  const char* file = f.site.file != nullptr ? f.site.file : "?";
   std::fprintf(stderr,
                "gonet: fiber %" PRIu64 " has run for %.1f ms without a scheduling point "
                "(a CPU-bound loop, or a blocking call outside gonet::Blocking); the other "
                "fibers of its proc move to another thread. Created by %s at %s:%u\n",
-               f->id, static_cast<double>(ran_ns) / 1e6, fn, file, f->site.line);
+               f.id, static_cast<double>(ran_ns) / 1e6, fn, file, f.site.line);
 }
 
 }  // namespace
@@ -107,6 +121,8 @@ void Runtime::SysmonMain() {
       if (cur == nullptr) continue;  // idle, or scheduling on its scheduler stack
       if (m->in_runtime.load(std::memory_order_acquire) != 0) continue;
       const int64_t ran = now - p->sysmon_when;
+      bool report = false;
+      StallInfo info{};
       if (m->in_blocking.load(std::memory_order_relaxed) != 0) {
         if (ran < kBlockingRetakeNs) continue;
         // Go: keep the proc if nothing waits for it and other procs are free to take
@@ -117,14 +133,19 @@ void Runtime::SysmonMain() {
         }
       } else {
         if (ran < stall_ns) continue;
-        if (config.stall_report_ns > 0 && p->sysmon_reported != cur->id) {
-          p->sysmon_reported = cur->id;
-          stalls_reported.fetch_add(1, std::memory_order_relaxed);
-          ReportStall(cur, ran);
+        if (config.stall_report_ns > 0) {
+          info = ReadStallInfo(cur);
+          report = p->sysmon_reported != info.id;
         }
       }
       if (TryRetake(p, m, cur, tick)) {
         acted = true;
+        if (report) {
+          // Once per stall: the proc moved on, so this one is not seen again.
+          p->sysmon_reported = info.id;
+          stalls_reported.fetch_add(1, std::memory_order_relaxed);
+          ReportStall(info, ran);
+        }
         p->sysmon_tick = p->schedtick.load(std::memory_order_relaxed);
         p->sysmon_when = now;
       }
