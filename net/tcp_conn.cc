@@ -77,11 +77,11 @@ net::Addr PeerName(int fd) {
 absl::StatusOr<std::vector<IPAddr>> LookupIPAddrBlocking(Network net, std::string_view host) {
   // The lookup may block its thread for seconds (getaddrinfo, DNS): inside Blocking
   // the fiber's proc moves to another thread meanwhile, so the other fibers keep
-  // running, and no thread is started per lookup. Deadlines: as before this change, a
-  // lookup is not abandoned at the Dialer's deadline (Go's would be, through its
-  // context); the deadline applies from the connect on. Abandoning would need the
-  // lookup in a helper fiber and the dialer waiting on it with a deadline; no test
-  // requires it yet.
+  // running, and no thread is started per lookup. Deadlines: a lookup is not bounded
+  // by the Dialer's deadline (docs/behavior.md, differences from Go, item 11; Go's
+  // would be, through its context); the deadline applies from the connect on.
+  // Bounding it would take the lookup in a helper fiber and the dialer waiting on it
+  // with a deadline.
   return gonet::Blocking([net, host] { return LookupIPAddr(net, host); });
 }
 
