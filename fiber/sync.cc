@@ -108,10 +108,9 @@ void Mutex::UnlockSlow() {
 
 void CondVar::Wait(Mutex* mu) {
   if (!fiber_internal::InFiber()) ABSL_RAW_LOG(FATAL, "gonet::fiber::CondVar::Wait outside a fiber");
-  mu_.Lock();
-  // Queued under mu_ (which Signal needs to find us); mu_ and then the user's mu are
-  // released once this fiber is off its stack.
-  waiters_.ParkUnlock(&mu_, mu, WaitInfo{WaitReason::kCondVar});
+  // Queued under mu_ (which Signal needs to find us) once this fiber is off its stack;
+  // then the user's mu is released.
+  UnlockedQueue()->ParkThenQueue(&mu_, mu, WaitInfo{WaitReason::kCondVar}, [] {});
   mu->Lock();
 }
 
@@ -135,11 +134,12 @@ bool CondVar::WaitWithTimeout(Mutex* mu, absl::Duration d) {
   fiber_internal::Timer timer;
   timer.fn = &CondVarTimeout::Fire;
   timer.ctx = &to;
-  mu_.Lock();
-  // Armed under mu_, which Fire needs to take us off the queue: a timer that fires
-  // before the park completes waits for mu_, released on the far side of the switch.
-  fiber_internal::ResetTimer(&timer, when);
-  const uintptr_t r = waiters_.ParkUnlock(&mu_, mu, WaitInfo{WaitReason::kCondVar});
+  // Queued and armed under mu_ on the far side of the switch (Fire takes mu_ and may
+  // run on this thread while Park looks for the next fiber); the closure and the timer
+  // live on this stack, which a Signal may resume once mu_ is released.
+  const uintptr_t r =
+      UnlockedQueue()->ParkThenQueue(&mu_, mu, WaitInfo{WaitReason::kCondVar},
+                             [&timer, when] { fiber_internal::ResetTimer(&timer, when); });
   // The timer lives on this stack: make sure its callback is not running before return.
   fiber_internal::DeleteTimerSync(&timer);
   mu->Lock();

@@ -81,6 +81,9 @@ class CondVar {
 
  private:
   friend struct CondVarTimeout;
+  // waiters_ for WaitQueue::ParkThenQueue, which touches it only under mu_, inside
+  // Park's commit: beyond the analysis' reach.
+  fiber_internal::WaitQueue* UnlockedQueue() ABSL_NO_THREAD_SAFETY_ANALYSIS { return &waiters_; }
   // Waiters park with WaitReason::kCondVar; their result is kSignaled or kTimedOut.
   fiber_internal::SpinLock mu_;
   fiber_internal::WaitQueue waiters_ ABSL_GUARDED_BY(mu_);

@@ -19,7 +19,9 @@
 // The lock is released only once the fiber is off its stack, inside Park's commit, so
 // a waker that finds the fiber on the queue can Ready() it at once. The lock may be
 // any type with Unlock() (a SpinLock, a fiber::Mutex); it must not be one that parks
-// while held, and is never held across the switch by the worker longer than the commit.
+// while held. It is held while Park looks for the next fiber to run, which may run due
+// timers and poll on this thread: a lock that a timer callback or the netpoll handler
+// takes must use ParkThenQueue instead (it takes the lock inside the commit).
 //
 // Hand-off: ParkUnlock stores `data` in the fiber's wait_data and zeroes wait_result;
 // the waker reads Data<T>(f) and writes its result under the lock, before Ready(f);
@@ -103,16 +105,26 @@ class WaitQueue {
     fiber_internal::ParkUnlock(mu, why);
     return self->wait_result;
   }
-  // Same, releasing *mu and then *outer, both on the far side of the switch: a
-  // condition variable queues under its own lock (mu) and releases the user's (outer).
-  template <class Lock, class Outer>
-  uintptr_t ParkUnlock(Lock* mu, Outer* outer, WaitInfo why, void* data = nullptr)
-      ABSL_UNLOCK_FUNCTION(mu, outer) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    Fiber* self = Enqueue(data, Order::kBack);
+  // For a queue whose lock a timer callback takes (CondVar's timeout): parks first,
+  // then on the far side of the switch locks *mu, queues the fiber, runs on_queued()
+  // (still under mu: arm the timeout there), unlocks *mu and then *outer (the user's
+  // lock, for a condition variable). Park looks for the next fiber before it switches
+  // and may run due timers then, on this thread: ParkUnlock would hold mu across that
+  // and deadlock with such a callback. Returns the waker's result. Fiber only.
+  template <class Lock, class Outer, class OnQueued>
+  uintptr_t ParkThenQueue(Lock* mu, Outer* outer, WaitInfo why, OnQueued on_queued)
+      ABSL_UNLOCK_FUNCTION(outer) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    Fiber* self = CurrentFiber();
+    if (self == nullptr) ABSL_RAW_LOG(FATAL, "runtime: WaitQueue::ParkThenQueue outside a fiber");
+    self->wait_data = nullptr;
+    self->wait_result = 0;
     Park(
-        [mu, outer](Fiber*) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        [this, mu, outer, &on_queued](Fiber* f) ABSL_NO_THREAD_SAFETY_ANALYSIS {
           // Copied off the closure: once mu is free, a waker may resume the fiber.
           Outer* const o = outer;
+          mu->Lock();
+          waiters_.Push(f);
+          on_queued();
           mu->Unlock();
           o->Unlock();
           return true;
