@@ -24,6 +24,7 @@
 #include "absl/base/thread_annotations.h"
 #include "fiber/internal/scheduler.h"
 #include "fiber/internal/spinlock.h"
+#include "fiber/internal/wait_queue.h"
 
 namespace gonet::fiber {
 
@@ -41,10 +42,9 @@ class Channel {
       mu_.Unlock();
       return false;
     }
-    if (Fiber* r = recvq_.Pop()) {
+    if (Fiber* r = recvq_.WakeOne(kDelivered)) {
       // Hand the value straight to a parked receiver.
-      *static_cast<std::optional<T>*>(r->wait_data) = std::move(v);
-      r->wait_result = kDelivered;
+      *fiber_internal::WaitQueue::Data<std::optional<T>>(r) = std::move(v);
       mu_.Unlock();
       fiber_internal::Ready(r);
       return true;
@@ -54,16 +54,12 @@ class Channel {
       mu_.Unlock();
       return true;
     }
-    Fiber* self = fiber_internal::CurrentFiber();
-    if (self == nullptr) {
+    if (!fiber_internal::InFiber()) {
       mu_.Unlock();
       DieOutsideFiber("Send");
     }
-    self->wait_data = &v;
-    self->wait_result = kClosed;
-    sendq_.Push(self);
-    ParkUnlocking();
-    return self->wait_result == kDelivered;
+    return sendq_.ParkUnlock(&mu_, fiber_internal::WaitInfo{fiber_internal::WaitReason::kChanSend},
+                             &v) == kDelivered;
   }
 
   std::optional<T> Recv() {
@@ -72,19 +68,17 @@ class Channel {
     if (!buf_.empty()) {
       std::optional<T> v(std::move(buf_.front()));
       buf_.pop_front();
-      Fiber* s = sendq_.Pop();
+      Fiber* s = sendq_.WakeOne(kDelivered);
       if (s != nullptr) {
         // A slot opened: move the oldest blocked sender's value into the buffer.
-        buf_.push_back(std::move(*static_cast<T*>(s->wait_data)));
-        s->wait_result = kDelivered;
+        buf_.push_back(std::move(*fiber_internal::WaitQueue::Data<T>(s)));
       }
       mu_.Unlock();
       if (s != nullptr) fiber_internal::Ready(s);
       return v;
     }
-    if (Fiber* s = sendq_.Pop()) {
-      std::optional<T> v(std::move(*static_cast<T*>(s->wait_data)));
-      s->wait_result = kDelivered;
+    if (Fiber* s = sendq_.WakeOne(kDelivered)) {
+      std::optional<T> v(std::move(*fiber_internal::WaitQueue::Data<T>(s)));
       mu_.Unlock();
       fiber_internal::Ready(s);
       return v;
@@ -93,16 +87,13 @@ class Channel {
       mu_.Unlock();
       return std::nullopt;
     }
-    Fiber* self = fiber_internal::CurrentFiber();
-    if (self == nullptr) {
+    if (!fiber_internal::InFiber()) {
       mu_.Unlock();
       DieOutsideFiber("Recv");
     }
     std::optional<T> slot;
-    self->wait_data = &slot;
-    self->wait_result = kClosed;
-    recvq_.Push(self);
-    ParkUnlocking();
+    recvq_.ParkUnlock(&mu_, fiber_internal::WaitInfo{fiber_internal::WaitReason::kChanReceive},
+                      &slot);
     return slot;
   }
 
@@ -112,9 +103,8 @@ class Channel {
       fiber_internal::SpinLockHolder l(&mu_);
       if (closed_) ABSL_RAW_LOG(FATAL, "close of closed channel (gonet::fiber::Channel)");
       closed_ = true;
-      wake.Append(&recvq_);
-      wake.Append(&sendq_);
-      for (fiber_internal::Fiber* f = wake.front(); f; f = f->next) f->wait_result = kClosed;
+      recvq_.WakeAll(kClosed, &wake);
+      sendq_.WakeAll(kClosed, &wake);
     }
     fiber_internal::ReadyList(&wake);
   }
@@ -127,14 +117,6 @@ class Channel {
   }
 
  private:
-  // Parks, releasing mu_ once off this stack (the waker needs mu_ to find us). To the
-  // thread-safety analysis the call releases mu_; Park's callback is beyond its reach.
-  void ParkUnlocking() ABSL_UNLOCK_FUNCTION(mu_) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    fiber_internal::Park([this](fiber_internal::Fiber*) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-      mu_.Unlock();
-      return true;
-    });
-  }
   // ABSL_RAW_LOG(FATAL) is not known to the analysis as the end of the path.
   [[noreturn]] static void DieOutsideFiber(const char* op) {
     ABSL_RAW_LOG(FATAL, "gonet::fiber::Channel::%s would block outside a fiber", op);
@@ -146,9 +128,10 @@ class Channel {
   fiber_internal::SpinLock mu_;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   std::deque<T> buf_ ABSL_GUARDED_BY(mu_);
-  // Parked senders (wait_data -> their T) and receivers (wait_data -> optional<T>).
-  fiber_internal::FiberList sendq_ ABSL_GUARDED_BY(mu_);
-  fiber_internal::FiberList recvq_ ABSL_GUARDED_BY(mu_);
+  // Parked senders (WaitReason::kChanSend; slot -> their T) and receivers
+  // (kChanReceive; slot -> an optional<T>), each woken with kDelivered or kClosed.
+  fiber_internal::WaitQueue sendq_ ABSL_GUARDED_BY(mu_);
+  fiber_internal::WaitQueue recvq_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace gonet::fiber

@@ -1,6 +1,7 @@
 // Go's sync.Mutex (normal + starvation modes), sync.Cond and sync.WaitGroup,
-// re-implemented on fiber parking. Differences: waiters queue on an intrusive list
-// under a spin lock instead of Go's semaphore table.
+// re-implemented on fiber parking. Differences: waiters queue on a WaitQueue
+// (fiber/internal/wait_queue.h) under a spin lock per object instead of Go's
+// semaphore table.
 #include "fiber/sync.h"
 
 #include "absl/base/internal/raw_logging.h"
@@ -10,27 +11,15 @@ namespace gonet::fiber {
 using fiber_internal::Fiber;
 using fiber_internal::FiberList;
 using fiber_internal::SpinLockHolder;
+using fiber_internal::WaitInfo;
+using fiber_internal::WaitQueue;
+using fiber_internal::WaitReason;
 
 namespace {
 constexpr uintptr_t kHandedOff = 1;   // Mutex: ownership passed by Unlock
 constexpr uintptr_t kSignaled = 1;    // CondVar
 constexpr uintptr_t kTimedOut = 2;
 constexpr int64_t kStarvationNs = 1'000'000;
-
-// Park(), releasing *mu on the far side of the switch, once this fiber is off its
-// stack and queued where a waker (who needs mu to find it) will see it. To the
-// thread-safety analysis the call releases mu; Park's callback is beyond its reach.
-void ParkUnlocking(fiber_internal::SpinLock* mu) ABSL_UNLOCK_FUNCTION(mu)
-    ABSL_NO_THREAD_SAFETY_ANALYSIS {
-  fiber_internal::Park([mu](Fiber*) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    mu->Unlock();
-    return true;
-  });
-}
-
-// Tells the thread-safety analysis that a Park callback released *mu (on the far side
-// of the switch). No code.
-void ReleasedInPark(Mutex* mu) ABSL_UNLOCK_FUNCTION(mu) ABSL_NO_THREAD_SAFETY_ANALYSIS {}
 }  // namespace
 
 void Mutex::Lock() {
@@ -48,8 +37,9 @@ bool Mutex::TryLock() {
 }
 
 void Mutex::LockSlow() {
-  Fiber* self = fiber_internal::CurrentFiber();
-  if (self == nullptr) ABSL_RAW_LOG(FATAL, "gonet::fiber::Mutex::Lock would block outside a fiber");
+  if (!fiber_internal::InFiber()) {
+    ABSL_RAW_LOG(FATAL, "gonet::fiber::Mutex::Lock would block outside a fiber");
+  }
   int64_t wait_start = 0;
   bool waited = false;
   for (int iter = 0;; ++iter) {
@@ -76,18 +66,11 @@ void Mutex::LockSlow() {
       wait_mu_.Unlock();
       continue;
     }
-    self->wait_result = 0;
-    if (waited) {
-      // A fiber that already waited goes back to the front (Go: LIFO for re-waiters).
-      FiberList rest;
-      rest.Append(&waiters_);
-      waiters_.Push(self);
-      waiters_.Append(&rest);
-    } else {
-      waiters_.Push(self);
-    }
-    ParkUnlocking(&wait_mu_);
-    if (self->wait_result == kHandedOff) return;  // Unlock passed ownership to us
+    // A fiber that already waited goes back to the front (Go: LIFO for re-waiters).
+    const uintptr_t r =
+        waiters_.ParkUnlock(&wait_mu_, WaitInfo{WaitReason::kMutex}, nullptr,
+                            waited ? WaitQueue::Order::kFront : WaitQueue::Order::kBack);
+    if (r == kHandedOff) return;  // Unlock passed ownership to us
     waited = true;
     iter = 0;
   }
@@ -105,17 +88,16 @@ void Mutex::UnlockSlow() {
     SpinLockHolder l(&wait_mu_);
     uint32_t s = state_.load(std::memory_order_relaxed);
     if ((s & kLocked) == 0) ABSL_RAW_LOG(FATAL, "sync: unlock of unlocked gonet::fiber::Mutex");
-    wake = waiters_.Pop();
+    // Starving: ownership passes to the woken fiber; else it re-contends.
+    wake = waiters_.WakeOne((s & kStarving) ? kHandedOff : 0);
     // Only the owner changes kLocked now, and the other bits change under wait_mu_,
     // which we hold: the state is stable, a plain store is exact.
     if (wake == nullptr) {
       state_.store(0, std::memory_order_release);
     } else if (s & kStarving) {
-      wake->wait_result = kHandedOff;
       state_.store(waiters_.empty() ? kLocked : (kLocked | kStarving | kHasWaiters),
                    std::memory_order_release);
     } else {
-      wake->wait_result = 0;
       state_.store(waiters_.empty() ? 0 : kHasWaiters, std::memory_order_release);
     }
   }
@@ -125,19 +107,10 @@ void Mutex::UnlockSlow() {
 // ---------------------------------------------------------------- CondVar
 
 void CondVar::Wait(Mutex* mu) {
-  Fiber* self = fiber_internal::CurrentFiber();
-  if (self == nullptr) ABSL_RAW_LOG(FATAL, "gonet::fiber::CondVar::Wait outside a fiber");
-  self->wait_result = 0;
-  fiber_internal::Park([this, mu](Fiber* f) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    Mutex* const user_mu = mu;  // copied off the closure before f becomes signalable
-    {
-      SpinLockHolder l(&mu_);
-      waiters_.Push(f);
-    }
-    user_mu->Unlock();
-    return true;
-  });
-  ReleasedInPark(mu);
+  if (!fiber_internal::InFiber()) ABSL_RAW_LOG(FATAL, "gonet::fiber::CondVar::Wait outside a fiber");
+  // Queued under mu_ (which Signal needs to find us) once this fiber is off its stack;
+  // then the user's mu is released.
+  UnlockedQueue()->ParkThenQueue(&mu_, mu, WaitInfo{WaitReason::kCondVar}, [] {});
   mu->Lock();
 }
 
@@ -147,10 +120,7 @@ struct CondVarTimeout {
   static void Fire(fiber_internal::Timer* t, FiberList* ready) {
     auto* self = static_cast<CondVarTimeout*>(t->ctx);
     SpinLockHolder l(&self->cv->mu_);
-    if (self->cv->waiters_.Remove(self->fiber)) {
-      self->fiber->wait_result = kTimedOut;
-      ready->Push(self->fiber);
-    }
+    if (self->cv->waiters_.Remove(self->fiber, kTimedOut)) ready->Push(self->fiber);
   }
 };
 
@@ -164,34 +134,23 @@ bool CondVar::WaitWithTimeout(Mutex* mu, absl::Duration d) {
   fiber_internal::Timer timer;
   timer.fn = &CondVarTimeout::Fire;
   timer.ctx = &to;
-  self->wait_result = 0;
-  fiber_internal::Park([&](Fiber* f) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    // Once f is on the list and mu_ is released, a Signal may resume f, whose frame
-    // holds this closure and the timer: copy what is needed first, and arm the timer
-    // while f cannot be signaled yet (under mu_, which Signal needs to pop f).
-    Mutex* const user_mu = mu;
-    {
-      SpinLockHolder l(&mu_);
-      waiters_.Push(f);
-      fiber_internal::ResetTimer(&timer, when);
-    }
-    user_mu->Unlock();
-    return true;
-  });
+  // Queued and armed under mu_ on the far side of the switch (Fire takes mu_ and may
+  // run on this thread while Park looks for the next fiber); the closure and the timer
+  // live on this stack, which a Signal may resume once mu_ is released.
+  const uintptr_t r =
+      UnlockedQueue()->ParkThenQueue(&mu_, mu, WaitInfo{WaitReason::kCondVar},
+                             [&timer, when] { fiber_internal::ResetTimer(&timer, when); });
   // The timer lives on this stack: make sure its callback is not running before return.
   fiber_internal::DeleteTimerSync(&timer);
-  bool timed_out = self->wait_result == kTimedOut;
-  ReleasedInPark(mu);
   mu->Lock();
-  return timed_out;
+  return r == kTimedOut;
 }
 
 void CondVar::Signal() {
   Fiber* f;
   {
     SpinLockHolder l(&mu_);
-    f = waiters_.Pop();
-    if (f) f->wait_result = kSignaled;
+    f = waiters_.WakeOne(kSignaled);
   }
   if (f) fiber_internal::Ready(f);
 }
@@ -200,8 +159,7 @@ void CondVar::SignalAll() {
   FiberList all;
   {
     SpinLockHolder l(&mu_);
-    all.Append(&waiters_);
-    for (Fiber* f = all.front(); f; f = f->next) f->wait_result = kSignaled;
+    waiters_.WakeAll(kSignaled, &all);
   }
   fiber_internal::ReadyList(&all);
 }
@@ -220,7 +178,7 @@ void WaitGroup::Add(int n) {
   {
     SpinLockHolder l(&mu_);
     state_.store(0, std::memory_order_release);
-    all.Append(&waiters_);
+    waiters_.WakeAll(0, &all);
   }
   fiber_internal::ReadyList(&all);
 }
@@ -232,17 +190,17 @@ void WaitGroup::Wait() {
     if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) break;
   }
   if (!fiber_internal::InFiber()) ABSL_RAW_LOG(FATAL, "gonet::fiber::WaitGroup::Wait outside a fiber");
-  fiber_internal::Park([this](Fiber* f) {
-    SpinLockHolder l(&mu_);
-    // state_ == 0 (no counter, no waiters) means the zeroing Add already finished its
-    // critical section, which it runs under mu_: nothing will touch *this for us any
-    // more, so return. A zero counter with waiters still counted means that Add has
-    // not reached mu_ yet: queue up and let it wake us, or it would touch a
-    // WaitGroup we may already have destroyed.
-    if (state_.load(std::memory_order_acquire) == 0) return false;
-    waiters_.Push(f);
-    return true;
-  });
+  mu_.Lock();
+  // state_ == 0 (no counter, no waiters) means the zeroing Add already finished its
+  // critical section, which it runs under mu_: nothing will touch *this for us any
+  // more, so return. A zero counter with waiters still counted means that Add has
+  // not reached mu_ yet: queue up and let it wake us, or it would touch a
+  // WaitGroup we may already have destroyed.
+  if (state_.load(std::memory_order_acquire) == 0) {
+    mu_.Unlock();
+    return;
+  }
+  waiters_.ParkUnlock(&mu_, WaitInfo{WaitReason::kWaitGroup});
 }
 
 }  // namespace gonet::fiber

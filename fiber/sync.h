@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "fiber/internal/scheduler.h"
 #include "fiber/internal/spinlock.h"
+#include "fiber/internal/wait_queue.h"
 
 namespace gonet::fiber {
 
@@ -46,9 +47,10 @@ class ABSL_LOCKABLE Mutex {
   // state_: kLocked is set and cleared by CAS by the owner / acquirer; kStarving and
   // kHasWaiters change only under wait_mu_ (by CAS, since kLocked may change beside).
   // INVARIANT: kHasWaiters == !waiters_.empty() whenever wait_mu_ is free.
+  // Waiters park with WaitReason::kMutex; Unlock's result is kHandedOff or 0.
   std::atomic<uint32_t> state_{0};
   fiber_internal::SpinLock wait_mu_;
-  fiber_internal::FiberList waiters_ ABSL_GUARDED_BY(wait_mu_);
+  fiber_internal::WaitQueue waiters_ ABSL_GUARDED_BY(wait_mu_);
 };
 
 class ABSL_SCOPED_LOCKABLE MutexLock {
@@ -79,8 +81,12 @@ class CondVar {
 
  private:
   friend struct CondVarTimeout;
+  // waiters_ for WaitQueue::ParkThenQueue, which touches it only under mu_, inside
+  // Park's commit: beyond the analysis' reach.
+  fiber_internal::WaitQueue* UnlockedQueue() ABSL_NO_THREAD_SAFETY_ANALYSIS { return &waiters_; }
+  // Waiters park with WaitReason::kCondVar; their result is kSignaled or kTimedOut.
   fiber_internal::SpinLock mu_;
-  fiber_internal::FiberList waiters_ ABSL_GUARDED_BY(mu_);
+  fiber_internal::WaitQueue waiters_ ABSL_GUARDED_BY(mu_);
 };
 
 // Waits for a collection of fibers to finish (Go's sync.WaitGroup). Add with a
@@ -103,9 +109,10 @@ class WaitGroup {
   // waiter leaves without being woken only if it sees state_ == 0 under mu_, i.e.
   // after that Add's critical section: so no Add ever touches a WaitGroup whose Wait
   // has returned. Wait() without an announcement returns on a zero counter at once.
+  // Waiters park with WaitReason::kWaitGroup.
   std::atomic<uint64_t> state_{0};
   fiber_internal::SpinLock mu_;
-  fiber_internal::FiberList waiters_ ABSL_GUARDED_BY(mu_);
+  fiber_internal::WaitQueue waiters_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace gonet::fiber

@@ -3,10 +3,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <optional>
 #include <vector>
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "fiber/channel.h"
 #include "fiber/fiber.h"
 #include "fiber/internal/scheduler.h"
 #include "gtest/gtest.h"
@@ -16,6 +18,31 @@ namespace gonet {
 namespace {
 
 using gonet::leak_check::RunChecked;
+using fiber_internal::WaitReason;
+
+// Waits (up to 10 s, sleeping 1 ms between looks) until the fiber whose id *id holds
+// (0: not known yet) is parked, as fiber_internal::VisitFibers reports it; returns its
+// wait reason, nullopt on timeout. Fiber only.
+std::optional<WaitReason> WaitParked(const std::atomic<uint64_t>* id) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline) {
+    std::optional<WaitReason> reason;
+    const uint64_t want = id->load();
+    if (want != 0) {
+      fiber_internal::VisitFibers([&](const fiber_internal::Fiber& f) {
+        if (f.id == want &&
+            f.status.load(std::memory_order_acquire) == fiber_internal::FiberStatus::kWaiting) {
+          reason = f.wait.reason;
+        }
+      });
+    }
+    if (reason.has_value()) return reason;
+    Sleep(absl::Milliseconds(1));
+  }
+  return std::nullopt;
+}
+
+uint64_t CurrentFiberId() { return fiber_internal::CurrentFiber()->id; }
 
 class SyncTest : public testing::TestWithParam<int> {
  protected:
@@ -457,6 +484,75 @@ TEST(SyncDeathTest, NegativeWaitGroupCounterIsFatal) {
                  wg.Add(-3);
                }, {.procs = 2}),
                "sync: negative WaitGroup counter");
+}
+
+// ---------------------------------------------------------------- wait reasons
+
+// A fiber parked in each kind of wait shows its reason (DumpFibers' view): Mutex,
+// CondVar, WaitGroup, and a channel receive and send.
+TEST_P(SyncTest, ParkedFibersShowTheirWaitReason) {
+  std::optional<WaitReason> mutex, condvar, waitgroup, recv, send;
+  RunChecked([&] {
+    fiber::Mutex mu;
+    fiber::Mutex cv_mu;
+    fiber::CondVar cv;
+    bool signaled = false;
+    fiber::WaitGroup pending;
+    fiber::Channel<int> to_recv;
+    fiber::Channel<int> to_send;
+    fiber::WaitGroup done;
+    std::atomic<uint64_t> ids[5] = {};
+    done.Add(5);
+    pending.Add(1);
+    mu.Lock();
+    Go([&] {
+      ids[0].store(CurrentFiberId());
+      mu.Lock();
+      mu.Unlock();
+      done.Done();
+    });
+    Go([&] {
+      ids[1].store(CurrentFiberId());
+      fiber::MutexLock l(&cv_mu);
+      while (!signaled) cv.Wait(&cv_mu);
+      done.Done();
+    });
+    Go([&] {
+      ids[2].store(CurrentFiberId());
+      pending.Wait();
+      done.Done();
+    });
+    Go([&] {
+      ids[3].store(CurrentFiberId());
+      EXPECT_EQ(to_recv.Recv(), 1);
+      done.Done();
+    });
+    Go([&] {
+      ids[4].store(CurrentFiberId());
+      EXPECT_TRUE(to_send.Send(2));
+      done.Done();
+    });
+    mutex = WaitParked(&ids[0]);
+    condvar = WaitParked(&ids[1]);
+    waitgroup = WaitParked(&ids[2]);
+    recv = WaitParked(&ids[3]);
+    send = WaitParked(&ids[4]);
+    mu.Unlock();
+    {
+      fiber::MutexLock l(&cv_mu);
+      signaled = true;
+      cv.Signal();
+    }
+    pending.Done();
+    EXPECT_TRUE(to_recv.Send(1));
+    EXPECT_EQ(to_send.Recv(), 2);
+    done.Wait();
+  }, Opts());
+  EXPECT_EQ(mutex, WaitReason::kMutex);
+  EXPECT_EQ(condvar, WaitReason::kCondVar);
+  EXPECT_EQ(waitgroup, WaitReason::kWaitGroup);
+  EXPECT_EQ(recv, WaitReason::kChanReceive);
+  EXPECT_EQ(send, WaitReason::kChanSend);
 }
 
 INSTANTIATE_TEST_SUITE_P(Procs, SyncTest, testing::Values(1, 2, 8));

@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "absl/time/clock.h"
-#include "fiber/internal/scheduler.h"
 #include "fiber/fiber.h"
 #include "fiber/sync.h"
 #include "net/errors.h"
@@ -33,12 +32,12 @@ struct DialCtx {
   std::optional<Addr> local;
   absl::Time deadline;
   std::atomic<bool> canceled{false};
-  fiber_internal::SpinLock mu;
+  fiber::Mutex mu;
   netfd::NetFD* inflight ABSL_GUARDED_BY(mu) = nullptr;
 
   void Cancel() {
     canceled.store(true, std::memory_order_release);
-    fiber_internal::SpinLockHolder l(&mu);
+    fiber::MutexLock l(&mu);
     // Wake the connect through its write deadline (Go's aLongTimeAgo interrupter).
     if (inflight != nullptr) (void)inflight->SetDeadline(-1, 'w');
   }
@@ -74,7 +73,7 @@ ConnOr DialSingle(DialCtx& dc, const Addr& ra, absl::Time deadline) {
     auto rl = ra.ToSockaddr(fam.family, &rs);
     if (!rl.ok()) return DialErr(dc, ra, rl.status());
     {
-      fiber_internal::SpinLockHolder l(&dc.mu);
+      fiber::MutexLock l(&dc.mu);
       dc.inflight = fd.get();
     }
     netfd::FdError e;
@@ -84,7 +83,7 @@ ConnOr DialSingle(DialCtx& dc, const Addr& ra, absl::Time deadline) {
       e = fd->Connect(reinterpret_cast<sockaddr*>(&rs), *rl, netfd::DeadlineToMono(deadline));
     }
     {
-      fiber_internal::SpinLockHolder l(&dc.mu);
+      fiber::MutexLock l(&dc.mu);
       dc.inflight = nullptr;
     }
     if (dc.canceled.load(std::memory_order_acquire)) {
@@ -219,13 +218,13 @@ ConnOr DialParallel(const DialCtx& dc, const std::vector<Addr>& primaries,
 
 absl::StatusOr<std::shared_ptr<Conn>> Dialer::Dial(std::string_view network,
                                                    std::string_view address) const {
-  if (!fiber_internal::InFiber()) return net_internal::MakeNotFiber();
+  if (!netfd::InFiber()) return net_internal::MakeNotFiber();
   DialCtx dc;
   dc.network = std::string(network);
   dc.deadline = deadline;
   if (timeout != absl::ZeroDuration()) dc.deadline = std::min(dc.deadline, absl::Now() + timeout);
   auto lookup = [](net_internal::Network n, std::string_view host) {
-    return net_internal::LookupOffThread(n, host);
+    return net_internal::LookupIPAddrBlocking(n, host);
   };
   if (!local_address.empty()) {
     auto ln = net_internal::ParseNetwork(network);

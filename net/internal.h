@@ -28,9 +28,9 @@ struct ConnAccess {
 // Go's keep-alive defaults: zero = 15 s, negative = leave the socket alone.
 void ApplyKeepAlive(net::TCPConn* c, absl::Duration keep_alive);
 
-// Resolves a host name without blocking the worker: the lookup runs on a helper thread
-// while the calling fiber parks.
-absl::StatusOr<std::vector<IPAddr>> LookupOffThread(Network net, std::string_view host);
+// Resolves a host name (resolve.h's LookupIPAddr) inside gonet::Blocking, so that a
+// slow getaddrinfo holds only its own thread, not the fiber's proc. Any thread.
+absl::StatusOr<std::vector<IPAddr>> LookupIPAddrBlocking(Network net, std::string_view host);
 
 // getsockname / getpeername as net::Addr (empty Addr on failure).
 net::Addr SockName(int fd);

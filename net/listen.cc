@@ -3,7 +3,6 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include "fiber/internal/scheduler.h"
 #include "net/errors.h"
 #include "net/internal.h"
 
@@ -13,11 +12,11 @@ using net_internal::FdErrorToStatus;
 
 absl::StatusOr<std::shared_ptr<Listener>> ListenConfig::Listen(std::string_view network,
                                                                std::string_view address) const {
-  if (!fiber_internal::InFiber()) return net_internal::MakeNotFiber();
+  if (!netfd::InFiber()) return net_internal::MakeNotFiber();
   auto list = net_internal::ResolveAddrList(
       net_internal::SockMode::kListen, network, address, nullptr,
       [](net_internal::Network n, std::string_view host) {
-        return net_internal::LookupOffThread(n, host);
+        return net_internal::LookupIPAddrBlocking(n, host);
       });
   if (!list.ok()) return net_internal::OpError("listen", network, "", "", list.status());
   const Addr laddr = net_internal::FirstForListen(list->addrs);

@@ -16,6 +16,7 @@
 #include <array>
 #include <cerrno>
 #include <initializer_list>
+#include <mutex>
 #include <optional>
 #include <cstring>
 #include <fstream>
@@ -26,8 +27,6 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
-#include "fiber/internal/annotated_mutex.h"
 #include "net/errors.h"
 
 namespace gonet::net_internal {
@@ -55,6 +54,29 @@ std::vector<std::string_view> Lines(std::string_view s) {
 
 using HostsMap = absl::flat_hash_map<std::string, std::vector<IPAddr>>;
 
+// A std::mutex that -Wthread-safety can check ABSL_GUARDED_BY against (libstdc++'s
+// carries no annotations). Not absl::Mutex: Debian's Abseil is not TSan-instrumented.
+// It blocks the thread: lookups run on plain threads or inside gonet::Blocking.
+class ABSL_LOCKABLE HostsMutex {
+ public:
+  void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() { mu_.lock(); }
+  void Unlock() ABSL_UNLOCK_FUNCTION() { mu_.unlock(); }
+
+ private:
+  std::mutex mu_;
+};
+
+class ABSL_SCOPED_LOCKABLE HostsMutexLock {
+ public:
+  explicit HostsMutexLock(HostsMutex* mu) ABSL_EXCLUSIVE_LOCK_FUNCTION(mu) : mu_(mu) { mu_->Lock(); }
+  ~HostsMutexLock() ABSL_UNLOCK_FUNCTION() { mu_->Unlock(); }
+  HostsMutexLock(const HostsMutexLock&) = delete;
+  HostsMutexLock& operator=(const HostsMutexLock&) = delete;
+
+ private:
+  HostsMutex* const mu_;
+};
+
 HostsMap ParseHosts(std::string_view contents) {
   HostsMap m;
   for (std::string_view line : Lines(contents)) {
@@ -73,7 +95,7 @@ class HostsCache {
   std::vector<IPAddr> Lookup(const std::string& path, std::string_view host) {
     struct stat st {};
     const bool exists = stat(path.c_str(), &st) == 0;
-    fiber_internal::ThreadMutexLock lock(&mu_);
+    HostsMutexLock lock(&mu_);
     Entry& e = entries_[path];
     const bool fresh = e.loaded && e.exists == exists &&
                        (!exists || (e.mtime_sec == st.st_mtim.tv_sec &&
@@ -103,8 +125,7 @@ class HostsCache {
     uint64_t ino = 0;
     HostsMap hosts;
   };
-  // A std::mutex underneath: Debian's Abseil is not TSan-instrumented.
-  fiber_internal::ThreadMutex mu_;
+  HostsMutex mu_;
   absl::flat_hash_map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
 };
 

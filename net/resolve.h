@@ -5,8 +5,9 @@
 // that is not a valid domain name fails at once; /etc/hosts is consulted
 // first (re-read when its mtime, size or inode change); only a name the hosts
 // file does not list goes to the system resolver (getaddrinfo), which may
-// query DNS and block for seconds. Run it off the fiber's thread (//net runs
-// it on a thread pool while the fiber parks). There is no singleflight here.
+// query DNS and block for seconds. Call it inside gonet::Blocking from a fiber
+// (//net's LookupIPAddrBlocking does), so that the fiber's proc moves on to
+// another thread meanwhile. There is no singleflight here.
 //
 // Errors are Go's DNSError texts:
 //   "lookup NAME on SERVER:53: no such host"  (kNotFound; SERVER is the first

@@ -5,11 +5,9 @@
 #include <sys/socket.h>
 
 #include <climits>
-#include <thread>
 
 #include "absl/base/internal/raw_logging.h"
-#include "absl/synchronization/mutex.h"
-#include "fiber/internal/scheduler.h"
+#include "fiber/fiber.h"
 #include "net/errors.h"
 #include "net/internal.h"
 #include "net/resolve.h"
@@ -76,31 +74,15 @@ net::Addr PeerName(int fd) {
   return net::Addr::FromSockaddr(reinterpret_cast<sockaddr*>(&ss), len);
 }
 
-absl::StatusOr<std::vector<IPAddr>> LookupOffThread(Network net, std::string_view host) {
-  using fiber_internal::Fiber;
-  struct Job {
-    absl::StatusOr<std::vector<IPAddr>> result;
-    std::string host;
-    Network net;
-  };
-  auto job = std::make_shared<Job>();
-  job->host = std::string(host);
-  job->net = net;
-  Fiber* self = fiber_internal::CurrentFiber();
-  if (self == nullptr) return LookupIPAddr(net, host);
-  // The fiber parks; a short-lived thread runs getaddrinfo and readies it. The thread
-  // is started in the commit, after the fiber is off its stack, so the Ready can't
-  // race the park.
-  const uint64_t generation = fiber_internal::CurrentRuntimeGeneration();
-  fiber_internal::Park([job, generation](Fiber* f) {
-    std::thread([job, f, generation] {
-      job->result = LookupIPAddr(job->net, job->host);
-      // If the Run ended meanwhile, f was abandoned with it: nobody to wake.
-      fiber_internal::ReadyFromForeignThread(f, generation);
-    }).detach();
-    return true;
-  });
-  return std::move(job->result);
+absl::StatusOr<std::vector<IPAddr>> LookupIPAddrBlocking(Network net, std::string_view host) {
+  // The lookup may block its thread for seconds (getaddrinfo, DNS): inside Blocking
+  // the fiber's proc moves to another thread meanwhile, so the other fibers keep
+  // running, and no thread is started per lookup. Deadlines: a lookup is not bounded
+  // by the Dialer's deadline (docs/behavior.md, differences from Go, item 11; Go's
+  // would be, through its context); the deadline applies from the connect on.
+  // Bounding it would take the lookup in a helper fiber and the dialer waiting on it
+  // with a deadline.
+  return gonet::Blocking([net, host] { return LookupIPAddr(net, host); });
 }
 
 int ListenerBacklog() {

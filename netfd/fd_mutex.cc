@@ -7,19 +7,10 @@ namespace gonet::netfd {
 
 using fiber_internal::Fiber;
 using fiber_internal::SpinLockHolder;
+using fiber_internal::WaitInfo;
+using fiber_internal::WaitReason;
 
 namespace {
-
-// Park(), releasing *mu on the far side of the switch, once this fiber is off its
-// stack and queued where a waker (who needs mu to find it) will see it. To the
-// thread-safety analysis the call releases mu; Park's callback is beyond its reach.
-void ParkUnlocking(fiber_internal::SpinLock* mu) ABSL_UNLOCK_FUNCTION(mu)
-    ABSL_NO_THREAD_SAFETY_ANALYSIS {
-  fiber_internal::Park([mu](Fiber*) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    mu->Unlock();
-    return true;
-  });
-}
 constexpr const char* kOverflow =
     "too many concurrent operations on a single file or socket (max 1048575)";
 }
@@ -39,8 +30,7 @@ bool FiberSema::AcquireUnlessAbandoned(uint64_t holders_generation) {
   if (self != nullptr && (holders_generation == 0 ||
                           holders_generation == fiber_internal::CurrentRuntimeGeneration())) {
     waiters_generation_ = fiber_internal::CurrentRuntimeGeneration();
-    waiters_.Push(self);
-    ParkUnlocking(&mu_);
+    waiters_.ParkUnlock(&mu_, WaitInfo{WaitReason::kSemacquire});
     return true;
   }
   // A plain thread (e.g. Close() from outside Run): block until a Release hands us a
@@ -81,9 +71,9 @@ void FiberSema::Release() {
   {
     SpinLockHolder l(&mu_);
     if (!waiters_.empty() && waiters_generation_ != fiber_internal::CurrentRuntimeGeneration()) {
-      waiters_ = fiber_internal::FiberList();  // abandoned with their runtime
+      waiters_.Abandon();  // abandoned with their runtime
     }
-    wake = waiters_.Pop();
+    wake = waiters_.WakeOne();
     generation = waiters_generation_;
     if (wake == nullptr) {
       uint32_t tw = thread_waiters_.load(std::memory_order_acquire);

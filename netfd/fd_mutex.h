@@ -1,6 +1,6 @@
 // fd_mutex.h: Go's internal/poll fdMutex, re-implemented for fibers. Differences:
-// waiters park as fibers on fiber semaphores; the close-completion wait (Go's csema)
-// lives in NetFD.
+// waiters park as fibers on fiber semaphores (a WaitQueue each, WaitReason
+// kSemacquire); the close-completion wait (Go's csema) lives in NetFD.
 //
 // One 64-bit state word does three jobs (docs/behavior.md §1):
 //   bit 0        kClosed   set once by IncRefAndClose, never cleared
@@ -24,10 +24,12 @@
 #include "absl/base/thread_annotations.h"
 #include "fiber/internal/scheduler.h"
 #include "fiber/internal/spinlock.h"
+#include "fiber/internal/wait_queue.h"
 
 namespace gonet::netfd {
 
-// A counting semaphore that parks fibers (Go's runtime semacquire/semrelease).
+// A counting semaphore that parks fibers (Go's runtime semacquire/semrelease), on a
+// WaitQueue (fiber/internal/wait_queue.h); parked fibers show WaitReason::kSemacquire.
 // Acquire outside a fiber blocks the thread (a condition variable, never a spin), for
 // Close() from plain threads.
 class FiberSema {
@@ -45,7 +47,7 @@ class FiberSema {
  private:
   fiber_internal::SpinLock mu_;
   uint32_t count_ ABSL_GUARDED_BY(mu_) = 0;
-  fiber_internal::FiberList waiters_ ABSL_GUARDED_BY(mu_);
+  fiber_internal::WaitQueue waiters_ ABSL_GUARDED_BY(mu_);
   // The runtime the queued fibers belong to: a Release after that Run returned must
   // not touch them (they were abandoned with it).
   uint64_t waiters_generation_ ABSL_GUARDED_BY(mu_) = 0;

@@ -5,12 +5,14 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <thread>
 
 #include "fiber/fiber.h"
 #include "fiber/internal/scheduler.h"
 #include "fiber/sync.h"
 #include "gtest/gtest.h"
+#include "netfd/test_util.h"
 #include "testing/leak_check_gtest.h"
 
 namespace gonet::netfd {
@@ -414,6 +416,29 @@ TEST_P(FdMutexFiberTest, FiberSemaReleasesPlainThreadWaiter) {
     t.join();  // blocks this worker briefly; the thread needs no fiber to proceed
   }, Opts());
   EXPECT_TRUE(acquired.load());
+}
+
+// A fiber queued for a held lock shows "semacquire" (DumpFibers' view).
+TEST_P(FdMutexFiberTest, QueuedFiberShowsSemacquire) {
+  std::optional<fiber_internal::WaitInfo> info;
+  RunChecked([&] {
+    FdMutex mu;
+    ASSERT_TRUE(mu.RWLock(true));
+    std::atomic<uint64_t> waiter{0};
+    fiber::WaitGroup wg;
+    wg.Add(1);
+    gonet::Go([&] {
+      waiter.store(test::CurrentFiberId());
+      EXPECT_TRUE(mu.RWLock(true));
+      EXPECT_FALSE(mu.RWUnlock(true));
+      wg.Done();
+    });
+    info = test::WaitParked(&waiter);
+    EXPECT_FALSE(mu.RWUnlock(true));
+    wg.Wait();
+  }, Opts());
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->reason, fiber_internal::WaitReason::kSemacquire);
 }
 
 INSTANTIATE_TEST_SUITE_P(Procs, FdMutexFiberTest, testing::Values(1, 2, 8));

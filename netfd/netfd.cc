@@ -113,6 +113,8 @@ std::string FdError::DebugString() const {
   return "?";
 }
 
+bool InFiber() { return fiber_internal::InFiber(); }
+
 int64_t DeadlineToMono(absl::Time t) {
   if (t == absl::InfiniteFuture()) return 0;
   absl::Duration d = t - absl::Now();

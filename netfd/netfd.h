@@ -76,6 +76,11 @@ struct FdResult {
 // (expired; "now" must not read as "none"), else absolute monotonic ns.
 int64_t DeadlineToMono(absl::Time t);
 
+// Whether the caller runs on a fiber of a running gonet::Run: what NetFD's parking
+// operations need (they fail with kNotFiber elsewhere). For //net's "not called from
+// a fiber" checks, so that net needs no runtime internals. Any thread.
+bool InFiber();
+
 class NetFD {
  public:
   // socket(family, sotype|SOCK_NONBLOCK|SOCK_CLOEXEC, proto); not yet registered.

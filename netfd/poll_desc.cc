@@ -176,11 +176,10 @@ bool PollDesc::Block(int mode) {
   }
   // Re-check after publishing kWait (pairs with the unblocker's publish-then-unblock).
   if (CheckErr(mode) == PollError::kOk) {
-    fiber_internal::Park([&g](Fiber* self) {
-      uintptr_t expected = kWait;
-      return g.compare_exchange_strong(expected, reinterpret_cast<uintptr_t>(self),
-                                       std::memory_order_seq_cst);
-    });
+    // Commit: CAS kWait -> this fiber; a waker that got there first fails it.
+    fiber_internal::ParkInSlot(
+        &g, kWait,
+        fiber_internal::WaitInfo{fiber_internal::WaitReason::kIOWait, static_cast<char>(mode), fd_});
   }
   uintptr_t old = g.exchange(kIdle, std::memory_order_seq_cst);
   if (old > kWait) ABSL_RAW_LOG(FATAL, "runtime: corrupted polldesc");

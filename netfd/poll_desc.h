@@ -16,6 +16,9 @@
 // unblocking side publishes the bits (under mu_) before it unblocks. Both use seq_cst,
 // so no fiber sleeps through a Close() or a deadline. Only the fiber holding the
 // direction's fdMutex lock waits, so a second waiter is fatal ("runtime: double wait").
+// The park is fiber_internal::ParkInSlot (fiber/internal/wait_queue.h): its commit is
+// the CAS kWait -> Fiber*. A parked fiber shows WaitReason::kIOWait with this
+// descriptor's fd and the mode ('r' or 'w').
 //
 // Descriptors are type-stable: allocated in blocks, never freed, recycled through a
 // free list, because the poller's token is a raw pointer.
@@ -31,6 +34,7 @@
 #include "fiber/internal/scheduler.h"
 #include "fiber/internal/spinlock.h"
 #include "fiber/internal/timer_heap.h"
+#include "fiber/internal/wait_queue.h"
 
 namespace gonet::netfd {
 
@@ -60,12 +64,16 @@ class PollDesc {
   PollError PrepareRead(bool* skip_syscall);
   // After a read syscall: `drained` = it returned EAGAIN or fewer bytes than asked.
   void SetReadDrained(bool drained) { read_drained_ = drained; }
-  // Parks until readiness, close or deadline (Go: pollWait).
+  // Parks until readiness, close or deadline (Go: pollWait), as WaitReason::kIOWait
+  // with fd() and mode.
   PollError Wait(int mode);
 
   // d: 0 = no deadline, > 0 = absolute monotonic ns, < 0 = already expired.
   // mode 'r', 'w' or 'r'+'w' (Go: pollSetDeadline).
   void SetDeadline(int64_t d, int mode);
+
+  // The fd registered by Open (-1 after Close).
+  int fd() const { return fd_; }
 
   // Marks closing and wakes both directions (Go: pollUnblock / pd.evict).
   void Evict();
@@ -91,7 +99,7 @@ class PollDesc {
   static void DeadlineFired(fiber_internal::Timer* t, fiber_internal::FiberList* ready);
   uintptr_t Token() const;
 
-  int fd_ = -1;
+  int fd_ = -1;  // the OS fd (set by Open, -1 once closed); named in the wait reason
   uint64_t runtime_generation_ = 0;
   std::atomic<uintptr_t> rg_{kIdle};
   std::atomic<uintptr_t> wg_{kIdle};

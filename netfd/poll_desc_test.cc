@@ -19,6 +19,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -139,6 +140,59 @@ TEST_P(PollDescTest, WaitParksUntilReadableThenEvictFailsWithClosing) {
   EXPECT_EQ(got.load(), 1);
   EXPECT_STREQ(Describe(prep2), "ok");
   EXPECT_STREQ(Describe(wait2), "closing");
+}
+
+// A fiber parked in Wait shows "IO wait" with its fd and direction (DumpFibers' view).
+TEST_P(PollDescTest, ParkedWaiterShowsIOWaitWithFdAndMode) {
+  std::optional<fiber_internal::WaitInfo> rinfo, winfo;
+  int fd = -1;
+  RunChecked([&] {
+    int sv[2];
+    ASSERT_TRUE(RawPair(sv));
+    fd = sv[0];
+    // Fill sv[0]'s send path so that a write waits too.
+    int small = 4096;
+    ASSERT_EQ(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+    char chunk[4096] = {};
+    while (send(sv[0], chunk, sizeof chunk, 0) > 0) {
+    }
+    ASSERT_EQ(errno, EAGAIN);
+    PollDesc* pd = nullptr;
+    ASSERT_TRUE(PollDesc::Open(sv[0], &pd).ok());
+    std::atomic<uint64_t> reader{0}, writer{0};
+    PollError rerr = PollError::kOk, werr = PollError::kOk;
+    fiber::WaitGroup wg;
+    wg.Add(2);
+    gonet::Go([&] {
+      reader.store(test::CurrentFiberId());
+      EXPECT_EQ(pd->Prepare('r'), PollError::kOk);
+      rerr = pd->Wait('r');  // nothing is ever sent to sv[0]: only Evict ends it
+      wg.Done();
+    });
+    gonet::Go([&] {
+      writer.store(test::CurrentFiberId());
+      EXPECT_EQ(pd->Prepare('w'), PollError::kOk);
+      werr = pd->Wait('w');  // sv[1] never reads: only Evict ends it
+      wg.Done();
+    });
+    rinfo = test::WaitParked(&reader);
+    winfo = test::WaitParked(&writer);
+    pd->Evict();
+    wg.Wait();
+    EXPECT_STREQ(Describe(rerr), "closing");
+    EXPECT_STREQ(Describe(werr), "closing");
+    pd->Close();
+    close(sv[0]);
+    close(sv[1]);
+  }, Opts());
+  ASSERT_TRUE(rinfo.has_value());
+  EXPECT_EQ(rinfo->reason, fiber_internal::WaitReason::kIOWait);
+  EXPECT_EQ(rinfo->mode, 'r');
+  EXPECT_EQ(rinfo->fd, fd);
+  ASSERT_TRUE(winfo.has_value());
+  EXPECT_EQ(winfo->reason, fiber_internal::WaitReason::kIOWait);
+  EXPECT_EQ(winfo->mode, 'w');
+  EXPECT_EQ(winfo->fd, fd);
 }
 
 TEST_P(PollDescTest, StaleTokenOfRecycledDescriptorIsDropped) {

@@ -109,8 +109,9 @@ TEST_P(ListenTest, VariantsTable) {
 }
 
 // Table 5.3 row Listen("tcp", "localhost:0"): binds 127.0.0.1 only (a name lookup).
-// Regression: the lookup runs on a helper thread whose Ready() used to race the
-// Runtime's destruction (TSan: free vs. atomic read); see ReadyFromForeignThread.
+// Regression: the lookup used to run on a helper thread whose Ready() raced the
+// Runtime's destruction (TSan: free vs. atomic read); it now runs inside
+// gonet::Blocking on the fiber itself.
 TEST_P(ListenTest, LocalhostBindsIPv4Only) {
   const bool v6 = testing_util::HasIPv6Loopback();
   RunChecked(GetParam(), [v6] {
