@@ -31,7 +31,7 @@ using fiber_internal::FiberStatus;
 
 // LEAD: set to true once the branch that makes every park site pass its WaitReason
 // is merged. Until then only Sleep names its reason; every other park says "waiting".
-constexpr bool kParkSitesPassReasons = false;
+constexpr bool kParkSitesPassReasons = true;
 
 const char* Reason(const char* merged) { return kParkSitesPassReasons ? merged : "waiting"; }
 

@@ -129,7 +129,7 @@ int64_t DeadlineToMono(absl::Time t) {
 FdError NetFD::Socket(int family, int sotype, int proto, std::string net,
                       std::unique_ptr<NetFD>* out) {
   int s = Sys().socket(family, sotype | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
-  if (s < 0) return FdError::Errno("socket", errno);
+  if (s < 0) return FdError::Errno("socket", LastErrno());
   out->reset(new NetFD(s, family, sotype, std::move(net)));
   return {};
 }
@@ -169,7 +169,7 @@ FdError NetFD::Destroy() {
   }
   const int closed = Sys().close(sysfd_);
   // Never retried on EINTR: Linux has closed the fd anyway (Go: destroy).
-  const FdError err = closed < 0 ? FdError::Errno(nullptr, errno) : FdError{};
+  const FdError err = closed < 0 ? FdError::Errno(nullptr, LastErrno()) : FdError{};
   sysfd_ = -1;
   destroyed_.store(true, std::memory_order_release);
   csema_.Release();
@@ -252,7 +252,7 @@ FdResult NetFD::Read(absl::Span<char> p) {
       if (stream && pd_ != nullptr) pd_->SetReadDrained(n > 0 && static_cast<size_t>(n) < len);
       break;
     }
-    int e = errno;
+    int e = LastErrno();
     if (e == EINTR) continue;
     if (e == EAGAIN) {
       if (stream && pd_ != nullptr) pd_->SetReadDrained(true);
@@ -288,7 +288,7 @@ FdResult NetFD::Write(absl::Span<const char> p) {
     size_t chunk = p.size() - nn;
     if (sotype_ == SOCK_STREAM) chunk = std::min(chunk, kMaxRW);
     ssize_t n = Sys().send(sysfd_, p.data() + nn, chunk);
-    int e = n < 0 ? errno : 0;
+    int e = n < 0 ? LastErrno() : 0;
     if (n > 0) nn += static_cast<size_t>(n);
     if (nn == p.size()) break;  // also a zero-length Write: one send() of 0 bytes
     if (e == EINTR) continue;
@@ -333,13 +333,13 @@ FdError NetFD::Accept(int* newfd, sockaddr_storage* rsa, socklen_t* rsalen) {
       *newfd = s;
       break;
     }
-    int e = errno;
+    int e = LastErrno();
     if (e == ENOSYS || e == EINVAL || e == EACCES || e == EFAULT) {
       // Old kernels: accept + fcntl (Go's fallback).
       *rsalen = sizeof(*rsa);
       s = Sys().accept(sysfd_, reinterpret_cast<sockaddr*>(rsa), rsalen);
       if (s < 0) {
-        e = errno;
+        e = LastErrno();
         if (e == EINTR || e == ECONNABORTED) continue;
         if (e == EAGAIN) goto wait;
         err = FdError::Errno("accept", e);
@@ -348,7 +348,7 @@ FdError NetFD::Accept(int* newfd, sockaddr_storage* rsa, socklen_t* rsalen) {
       Sys().fcntl(s, F_SETFD, FD_CLOEXEC);  // Go ignores its error too (CloseOnExec)
       int fl = Sys().fcntl(s, F_GETFL, 0);
       if (fl < 0 || Sys().fcntl(s, F_SETFL, fl | O_NONBLOCK) < 0) {
-        e = errno;
+        e = LastErrno();
         Sys().close(s);
         err = FdError::Errno("setnonblock", e);
         break;
@@ -375,7 +375,7 @@ FdError NetFD::Connect(const sockaddr* sa, socklen_t len, int64_t deadline) {
   if (!fiber_internal::InFiber()) return FdError::Of(FdError::Kind::kNotFiber);
   if (deadline < 0) return FdError::Of(FdError::Kind::kTimeout);
   const int r = Sys().connect(sysfd_, sa, len);
-  int e = r < 0 ? errno : 0;
+  int e = r < 0 ? LastErrno() : 0;
   switch (e) {
     case EINPROGRESS:
     case EALREADY:
@@ -401,7 +401,7 @@ FdError NetFD::Connect(const sockaddr* sa, socklen_t len, int64_t deadline) {
     int so = 0;
     socklen_t sl = sizeof so;
     if (Sys().getsockopt(sysfd_, SOL_SOCKET, SO_ERROR, &so, &sl) < 0) {
-      result = FdError::Errno("getsockopt", errno);
+      result = FdError::Errno("getsockopt", LastErrno());
       break;
     }
     if (so == EINPROGRESS || so == EALREADY || so == EINTR) continue;
@@ -438,7 +438,7 @@ FdError NetFD::Close() {
 FdError NetFD::Shutdown(int how) {
   if (!fdmu_.IncRef()) return FdError::Of(FdError::Kind::kClosing);
   FdError err;
-  if (Sys().shutdown(sysfd_, how) < 0) err = FdError::Errno("shutdown", errno);
+  if (Sys().shutdown(sysfd_, how) < 0) err = FdError::Errno("shutdown", LastErrno());
   (void)DecRef();
   return err;
 }
@@ -453,7 +453,7 @@ FdError NetFD::SetDeadline(int64_t d, int mode) {
 FdError NetFD::SetSockopt(int level, int name, const void* v, socklen_t len) {
   if (!fdmu_.IncRef()) return FdError::Of(FdError::Kind::kClosing);
   FdError err;
-  if (Sys().setsockopt(sysfd_, level, name, v, len) < 0) err = FdError::Errno("setsockopt", errno);
+  if (Sys().setsockopt(sysfd_, level, name, v, len) < 0) err = FdError::Errno("setsockopt", LastErrno());
   (void)DecRef();
   return err;
 }

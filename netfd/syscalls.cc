@@ -1,6 +1,8 @@
 // The default system call table (syscalls.h).
 #include "netfd/syscalls.h"
 
+#include <cerrno>
+
 #include <fcntl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -39,6 +41,11 @@ constexpr Syscalls kDefault = {
 }  // namespace
 
 const Syscalls& DefaultSyscalls() { return kDefault; }
+
+__attribute__((noinline)) int LastErrno() {
+  asm volatile("" ::: "memory");
+  return errno;
+}
 
 namespace internal {
 // Constant-initialized: usable before any dynamic initializer runs.

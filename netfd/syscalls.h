@@ -67,6 +67,13 @@ inline const Syscalls& Sys() { return internal::g_syscalls; }
 // For tests: the table in use, writable (same rule as ScopedSyscallOverride).
 inline Syscalls& MutableSyscalls() { return internal::g_syscalls; }
 
+// The calling thread's errno, read afresh. A fiber may resume on another thread after
+// any park (fiber.h's THREAD-LOCAL HAZARD), and compilers keep errno's address (a
+// thread_local; __errno_location is a const function) across calls: a function that
+// parks and later reads `errno` may read the errno of the thread it started on. Every
+// errno read in netfd goes through this out-of-line call instead.
+int LastErrno();
+
 // Installs `table` for its lifetime and restores the table it found. Test-only; obeys
 // the thread-safety rule above at construction and at destruction. Nest in LIFO order.
 class ScopedSyscallOverride {
