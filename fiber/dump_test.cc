@@ -129,15 +129,17 @@ TEST_P(DumpTest, EachWaitShowsReasonStackAndCreator) {
     ASSERT_TRUE(WaitUntilParked(6)) << Dump();
 
     const std::string dump = Dump();
-    SCOPED_TRACE(dump);
+    // No SCOPED_TRACE here: gtest keeps its trace stack per thread, and this fiber may
+    // resume on another thread (a long dump under a sanitizer is a stall, whose proc
+    // moves on); the failure messages below carry the dump instead.
     // The dumping fiber comes first, running, with its own stack.
     EXPECT_TRUE(absl::StartsWith(dump, "fiber ")) << dump;
-    EXPECT_TRUE(absl::StrContains(dump.substr(0, dump.find('\n')), "[running]:"));
+    EXPECT_TRUE(absl::StrContains(dump.substr(0, dump.find('\n')), "[running]:")) << dump;
     // (Not TestBody's lambda: clang inlines it into std::__invoke_impl.)
-    EXPECT_TRUE(absl::StrContains(dump.substr(0, dump.find("\n\n")), "DumpTestDump"));
+    EXPECT_TRUE(absl::StrContains(dump.substr(0, dump.find("\n\n")), "DumpTestDump")) << dump;
 
     const std::string sleeper = BlockWithFrame(dump, "DumpTestSleep");
-    ASSERT_FALSE(sleeper.empty());
+    ASSERT_FALSE(sleeper.empty()) << dump;
     EXPECT_TRUE(absl::StrContains(sleeper, "[sleep, ")) << sleeper;
     EXPECT_TRUE(absl::StrContains(sleeper, absl::StrCat(" at fiber/dump_test.cc:", sleep_line,
                                                         " in fiber ")))
@@ -154,7 +156,7 @@ TEST_P(DumpTest, EachWaitShowsReasonStackAndCreator) {
                           Want{"DumpTestChanRecv", Reason("chan receive")},
                           Want{"DumpTestChanSend", Reason("chan send")}}) {
       const std::string b = BlockWithFrame(dump, w.function);
-      ASSERT_FALSE(b.empty()) << "no stack names " << w.function;
+      ASSERT_FALSE(b.empty()) << "no stack names " << w.function << "\n" << dump;
       EXPECT_TRUE(absl::StrContains(b.substr(0, b.find('\n')), absl::StrCat("[", w.reason, ", ")))
           << b;
       EXPECT_TRUE(absl::StrContains(b, "created by ")) << b;

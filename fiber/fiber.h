@@ -68,6 +68,9 @@
 // or Blocking() call. A thread_local read before such a point may belong to another thread after
 // it; compilers may also cache a thread_local's address across the call. Do not keep
 // pointers or references to thread_locals (including errno) across a park; re-read them.
+// Libraries that keep per-thread state across a scope break the same way when the
+// scope spans a park (a thread-local trace stack such as gtest's SCOPED_TRACE, a
+// lock's owner recorded per thread).
 //
 // Stacks: fixed size (RuntimeOptions::stack_size, default 256 KiB), mmap'ed with a guard
 // of 256 KiB (plus a page) below; an overflow into it kills the process with "fiber N:

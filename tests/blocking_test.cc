@@ -297,6 +297,60 @@ TEST(Blocking, RunWaitsForAFiberInsideBlocking) {
   EXPECT_GE(absl::Now() - t0, absl::Milliseconds(150));
 }
 
+// Name lookups run inside Blocking, not on a thread each: 3,000 concurrent dials to
+// "localhost" (answered from /etc/hosts, a short call) add few threads, if any.
+TEST(Blocking, ConcurrentLookupsAddFewThreads) {
+  int64_t threads = 0;
+  int ok = 0;
+  gonet::Run([&] {
+    auto ln = net::Listen("tcp", "127.0.0.1:0");
+    ASSERT_TRUE(ln.ok()) << ln.status();
+    const std::string addr = "localhost:" + std::to_string((*ln)->Address().Port());
+    std::atomic<int> accepted{0};
+    fiber::WaitGroup acceptor;
+    acceptor.Add(1);
+    std::vector<std::shared_ptr<net::Conn>> server_side;
+    Go([&] {
+      for (;;) {
+        auto c = (*ln)->Accept();
+        if (!c.ok()) break;
+        server_side.push_back(*c);
+        ++accepted;
+      }
+      acceptor.Done();
+    });
+    constexpr int kDials = 3000;
+    std::vector<std::shared_ptr<net::Conn>> conns(kDials);
+    std::atomic<int> dialed{0};
+    fiber::WaitGroup wg;
+    for (int i = 0; i < kDials; ++i) {
+      wg.Add(1);
+      Go([&, i] {
+        auto c = net::Dial("tcp4", addr);
+        if (c.ok()) {
+          conns[i] = *c;
+          ++dialed;
+        }
+        wg.Done();
+      });
+    }
+    wg.Wait();
+    ok = dialed.load();
+    threads = fiber_internal::GetRuntimeStats().threads;
+    for (auto& c : conns) {
+      if (c) EXPECT_TRUE(c->Close().ok());
+    }
+    EXPECT_TRUE((*ln)->Close().ok());
+    acceptor.Wait();
+    for (auto& c : server_side) EXPECT_TRUE(c->Close().ok());
+  }, {.procs = 2});
+  std::printf("3000 concurrent dials to localhost at procs=2: %d connected, %lld threads\n", ok,
+              static_cast<long long>(threads));
+  EXPECT_EQ(ok, 3000);
+  // The old lookup path started a detached thread per lookup (88 extra threads seen).
+  EXPECT_LT(threads, 2 + 64);
+}
+
 TEST(BlockingDeathTest, PastMaxThreadsDiesWithGosMessage) {
   EXPECT_DEATH(
       gonet::Run([] {

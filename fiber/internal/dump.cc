@@ -1,8 +1,13 @@
 // Go's goroutine dump (runtime.tracebackothers, and the SIGQUIT handler that prints
-// it), re-implemented for fibers. Differences: stacks come from libunwind (DWARF CFI,
-// so no frame pointers needed) started at a parked fiber's saved registers, and are
+// it), re-implemented for fibers. Differences: stacks follow the frame-pointer chain
+// from a parked fiber's saved registers (Bazel's default toolchain builds with
+// -fno-omit-frame-pointer; a frame of code built without them ends the walk early:
+// the dump then says "...frames without frame pointers not shown..."), and are
 // symbolized with Abseil (function names, no file:line); SIGQUIT is turned into a
 // wake-up of a dumper thread, which formats the dump outside the signal handler.
+// No DWARF unwinder: libunwind costs two system calls a frame (it blocks signals
+// around its global cache), 270 ms for 10k parked fibers here instead of 15 ms, and a
+// run-time library every gonet binary would need.
 //
 // Output (see gonet::DumpFibers in fiber.h), one block per fiber, blank line between:
 //   fiber 7 [IO wait (fd 9, read), 5 minutes]:
@@ -33,8 +38,8 @@
 #include <thread>
 #include <vector>
 
-#define UNW_LOCAL_ONLY
-#include <libunwind.h>
+#include <pthread.h>
+#include <ucontext.h>
 
 #include "absl/base/attributes.h"
 #include "absl/base/internal/raw_logging.h"
@@ -61,65 +66,41 @@ struct FiberRecord {
   bool self;          // the calling fiber
   bool has_stack;     // pcs[first, first + count) of FiberDumper::pcs_
   bool elided;        // more than kMaxFrames frames
+  bool truncated;     // the chain went through a frame without a frame pointer
   uint32_t first;
   uint32_t count;
 };
 
 // Sanity bounds of an unwind: the stack pointer of every frame must stay inside the
-// fiber's stack. libunwind reads each frame's saved registers at offsets from it (as
-// the CFI says), so a frame whose sp left the stack is not followed.
+// fiber's stack, so a frame whose pointers left the stack is not followed.
 bool InStack(const Stack& s, uintptr_t sp, size_t bytes = 0) {
   auto lo = reinterpret_cast<uintptr_t>(s.lo);
   return sp >= lo && sp <= lo + s.size && bytes <= lo + s.size - sp;
 }
 
-// Unwinds from `uc`, appending return addresses to pcs; the first `skip` frames are
-// dropped. `stack` (may be null: the calling thread's own stack) bounds every frame.
-void Unwind(unw_context_t* uc, const Stack* stack, int skip, std::vector<uintptr_t>* pcs,
-            FiberRecord* r) {
-  unw_cursor_t cursor;
-  r->first = static_cast<uint32_t>(pcs->size());
-  r->count = 0;
-  r->elided = false;
-  r->has_stack = true;
-  if (unw_init_local(&cursor, uc) != 0) return;
-  for (int depth = 0;; ++depth) {
-    unw_word_t ip = 0, sp = 0;
-    if (unw_get_reg(&cursor, UNW_REG_IP, &ip) != 0 || ip == 0) break;
-    unw_get_reg(&cursor, UNW_REG_SP, &sp);
-    if (stack != nullptr && !InStack(*stack, sp)) break;
-    if (depth >= skip) {
-      if (r->count == kMaxFrames) {
-        r->elided = true;
-        break;
-      }
-      pcs->push_back(ip);
-      ++r->count;
-    }
-    if (unw_step(&cursor) <= 0) break;
-  }
-}
+// The registers a walk starts from.
+struct Regs {
+  uintptr_t pc = 0;
+  uintptr_t fp = 0;
+};
 
-// The registers a switched-out fiber resumes with, as libunwind's context (a
-// ucontext_t on both CPUs; only the callee-saved registers, sp and pc matter).
-// False if the saved frame is not inside the fiber's stack. Not under TSan: see Snapshot.
-__attribute__((no_sanitize("thread"))) bool SavedContext(const Fiber& f, unw_context_t* uc) {
-  std::memset(uc, 0, sizeof(*uc));
+// The registers a switched-out fiber resumes with (only pc and the frame pointer
+// matter). False if the saved frame is not inside the fiber's stack. Not under TSan:
+// see Snapshot.
+__attribute__((no_sanitize("thread", "address"))) bool SavedContext(const Fiber& f, Regs* out) {
 #if defined(GONET_CONTEXT_UCONTEXT)
   // swapcontext saved the registers as of its return: pc is the return address into
-  // SwitchContext, sp the caller's.
+  // SwitchContext.
 #if defined(__x86_64__)
   const auto& g = f.ctx.uc.uc_mcontext.gregs;
   if (!InStack(f.stack, static_cast<uintptr_t>(g[REG_RSP]))) return false;
-  for (int r : {REG_RIP, REG_RSP, REG_RBP, REG_RBX, REG_R12, REG_R13, REG_R14, REG_R15}) {
-    uc->uc_mcontext.gregs[r] = g[r];
-  }
+  out->pc = static_cast<uintptr_t>(g[REG_RIP]);
+  out->fp = static_cast<uintptr_t>(g[REG_RBP]);
 #elif defined(__aarch64__)
   const auto& m = f.ctx.uc.uc_mcontext;
   if (!InStack(f.stack, m.sp)) return false;
-  for (int i = 19; i <= 30; ++i) uc->uc_mcontext.regs[i] = m.regs[i];
-  uc->uc_mcontext.sp = m.sp;
-  uc->uc_mcontext.pc = m.pc;
+  out->pc = m.pc;
+  out->fp = m.regs[29];
 #else
 #error "fiber dump: no saved-context reader for this CPU"
 #endif
@@ -130,22 +111,14 @@ __attribute__((no_sanitize("thread"))) bool SavedContext(const Fiber& f, unw_con
   // Words: fpu cw, mxcsr, r15, r14, r13, r12, rbx, rbp, return address.
   if (!InStack(f.stack, sp, 9 * 8)) return false;
   const auto* w = reinterpret_cast<const uint64_t*>(sp);
-  auto& g = uc->uc_mcontext.gregs;
-  g[REG_R15] = static_cast<greg_t>(w[2]);
-  g[REG_R14] = static_cast<greg_t>(w[3]);
-  g[REG_R13] = static_cast<greg_t>(w[4]);
-  g[REG_R12] = static_cast<greg_t>(w[5]);
-  g[REG_RBX] = static_cast<greg_t>(w[6]);
-  g[REG_RBP] = static_cast<greg_t>(w[7]);
-  g[REG_RIP] = static_cast<greg_t>(w[8]);
-  g[REG_RSP] = static_cast<greg_t>(sp + 9 * 8);
+  out->fp = w[7];
+  out->pc = w[8];
 #elif defined(__aarch64__)
-  // 176 bytes: x19..x28 at 0..72, x29 at 80, x30 (lr) at 88, d8..d15, fpcr.
+  // 176 bytes: x19..x28 at 0..72, x29 (fp) at 80, x30 (lr) at 88, d8..d15, fpcr.
   if (!InStack(f.stack, sp, 176)) return false;
   const auto* w = reinterpret_cast<const uint64_t*>(sp);
-  for (int i = 0; i < 12; ++i) uc->uc_mcontext.regs[19 + i] = w[i];
-  uc->uc_mcontext.sp = sp + 176;
-  uc->uc_mcontext.pc = w[11];
+  out->fp = w[10];
+  out->pc = w[11];
 #else
 #error "fiber dump: no saved-context reader for this CPU"
 #endif
@@ -153,62 +126,71 @@ __attribute__((no_sanitize("thread"))) bool SavedContext(const Fiber& f, unw_con
   return true;
 }
 
-// The fast path: follows the frame-pointer chain from the saved registers (this
-// repository's code is built with frame pointers). Every frame pointer must lie inside
-// the fiber's stack, above the previous one. Succeeds only if the chain ends cleanly at
-// the fiber's first frame (a zero frame pointer, as the context's entry leaves it); a
-// chain broken by code built without frame pointers falls back to libunwind, which is
-// exact but far slower here (it blocks signals around each step: two system calls per
-// frame).
-__attribute__((no_sanitize("thread", "address"))) bool FramePointerWalk(
-    const unw_context_t& uc, const Stack& stack, std::vector<uintptr_t>* pcs, FiberRecord* r) {
-#if defined(__x86_64__)
-  uintptr_t pc = static_cast<uintptr_t>(uc.uc_mcontext.gregs[REG_RIP]);
-  uintptr_t fp = static_cast<uintptr_t>(uc.uc_mcontext.gregs[REG_RBP]);
-#elif defined(__aarch64__)
-  uintptr_t pc = static_cast<uintptr_t>(uc.uc_mcontext.pc);
-  uintptr_t fp = static_cast<uintptr_t>(uc.uc_mcontext.regs[29]);
-#else
-  return false;
-#endif
+// Follows the frame-pointer chain from `regs` within [lo, hi): every frame pointer
+// aligned, inside the range, above the previous one. On both CPUs a frame record is
+// {saved frame pointer, return address}. A chain that ends anywhere but at the root
+// (a zero frame pointer or return address, as a context's first frame leaves them)
+// went through code without frame pointers: the record says so (truncated).
+__attribute__((no_sanitize("thread", "address"))) void FramePointerWalk(
+    Regs regs, uintptr_t lo, uintptr_t hi, std::vector<uintptr_t>* pcs, FiberRecord* r) {
   const size_t start = pcs->size();
   r->first = static_cast<uint32_t>(start);
   r->count = 0;
   r->elided = false;
+  r->truncated = false;
   r->has_stack = true;
-  if (pc == 0) return false;
-  pcs->push_back(pc);
+  if (regs.pc != 0) pcs->push_back(regs.pc);
+  uintptr_t fp = regs.fp;
   for (;;) {
-    if (fp == 0) {
-      r->count = static_cast<uint32_t>(pcs->size() - start);
-      return true;  // the root frame: a complete chain
+    if (fp == 0) break;  // the root frame: a complete chain
+    if (fp % sizeof(uintptr_t) != 0 || fp < lo || fp > hi - 2 * sizeof(uintptr_t)) {
+      r->truncated = true;
+      break;
     }
-    if (fp % sizeof(uintptr_t) != 0 || !InStack(stack, fp, 2 * sizeof(uintptr_t))) break;
     const auto* frame = reinterpret_cast<const uintptr_t*>(fp);
     const uintptr_t next_fp = frame[0];
     const uintptr_t ret = frame[1];
-    if (ret == 0) {
-      r->count = static_cast<uint32_t>(pcs->size() - start);
-      return true;
-    }
-    if (next_fp != 0 && next_fp <= fp) break;
+    if (ret == 0) break;
     if (pcs->size() - start == static_cast<size_t>(kMaxFrames)) {
-      r->count = static_cast<uint32_t>(kMaxFrames);
       r->elided = true;
-      return true;
+      break;
     }
     pcs->push_back(ret);
+    if (next_fp != 0 && next_fp <= fp) {
+      r->truncated = true;
+      break;
+    }
     fp = next_fp;
   }
-  pcs->resize(start);
-  return false;
+  r->count = static_cast<uint32_t>(pcs->size() - start);
 }
 
-// The calling thread's stack from the caller of this function on.
-ABSL_ATTRIBUTE_NOINLINE void UnwindSelf(std::vector<uintptr_t>* pcs, FiberRecord* r) {
-  unw_context_t uc;
-  unw_getcontext(&uc);
-  Unwind(&uc, nullptr, 1, pcs, r);
+// The calling thread's stack from the caller of this function on: the running
+// fiber's stack, or a plain thread's (its bounds from pthread).
+ABSL_ATTRIBUTE_NOINLINE void UnwindSelf(const Fiber* self, std::vector<uintptr_t>* pcs,
+                                        FiberRecord* r) {
+  auto fp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+  uintptr_t lo = fp, hi = fp + (uintptr_t{1} << 20);
+  if (self != nullptr) {
+    lo = reinterpret_cast<uintptr_t>(self->stack.lo);
+    hi = lo + self->stack.size;
+  } else {
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+      void* addr = nullptr;
+      size_t size = 0;
+      if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+        lo = reinterpret_cast<uintptr_t>(addr);
+        hi = lo + size;
+      }
+      pthread_attr_destroy(&attr);
+    }
+  }
+  // Start at our own frame record: its return address is the caller's pc.
+  Regs regs;
+  regs.pc = 0;
+  regs.fp = fp;
+  FramePointerWalk(regs, lo, hi, pcs, r);
   ABSL_BLOCK_TAIL_CALL_OPTIMIZATION();
 }
 
@@ -273,8 +255,7 @@ void AppendHeader(const FiberRecord& r, int64_t now, std::string* out) {
 // One fiber's record, its stack unwound if it is switched out. The fields and the
 // stack were written by other threads with no happens-before edge that TSan can see:
 // the ordering is VisitFibers' (no fiber is switched in or out while fn runs, see
-// scheduler.h), so this read is exempt from TSan (libunwind's own reads are not
-// instrumented either).
+// scheduler.h), so this read is exempt from TSan.
 __attribute__((no_sanitize("thread"))) FiberRecord Snapshot(const Fiber& f, FiberStatus status,
                                                              std::vector<uintptr_t>* pcs) {
   FiberRecord r{};
@@ -285,9 +266,10 @@ __attribute__((no_sanitize("thread"))) FiberRecord Snapshot(const Fiber& f, Fibe
   r.wait_since_ns = f.wait_since_ns;
   r.site = f.site;
   if (status == FiberStatus::kWaiting || status == FiberStatus::kRunnable) {
-    unw_context_t uc;
-    if (SavedContext(f, &uc) && !FramePointerWalk(uc, f.stack, pcs, &r)) {
-      Unwind(&uc, &f.stack, 0, pcs, &r);
+    Regs regs;
+    if (SavedContext(f, &regs)) {
+      const auto lo = reinterpret_cast<uintptr_t>(f.stack.lo);
+      FramePointerWalk(regs, lo, lo + f.stack.size, pcs, &r);
     }
   }
   return r;
@@ -296,16 +278,11 @@ __attribute__((no_sanitize("thread"))) FiberRecord Snapshot(const Fiber& f, Fibe
 }  // namespace
 
 void WriteFiberDump(std::ostream& out) {
-  // Cost: about 7 us a frame on a VM where syscalls are slow. libunwind's cache of
-  // unwind rules is global and locked, and its lock blocks every signal around each
-  // lookup: two rt_sigprocmask syscalls per frame, most of a 10k-fiber dump's time
-  // (Debian builds it without --enable-per-thread-cache, so UNW_CACHE_PER_THREAD
-  // falls back to the global cache).
   std::vector<FiberRecord> records;
   std::vector<uintptr_t> pcs;
   const Fiber* self = CurrentFiber();
   FiberRecord self_stack{};
-  UnwindSelf(&pcs, &self_stack);  // from here: WriteFiberDump, DumpFibers, the caller
+  UnwindSelf(self, &pcs, &self_stack);  // from here: WriteFiberDump, DumpFibers, the caller
   VisitFibers([&](const Fiber& f) {
     FiberRecord r = Snapshot(f, f.status.load(std::memory_order_acquire), &pcs);
     r.self = &f == self;
@@ -314,6 +291,7 @@ void WriteFiberDump(std::ostream& out) {
       r.first = self_stack.first;
       r.count = self_stack.count;
       r.elided = self_stack.elided;
+      r.truncated = self_stack.truncated;
     }
     records.push_back(r);
   });
@@ -338,6 +316,7 @@ void WriteFiberDump(std::ostream& out) {
         absl::StrAppendFormat(&text, "#%-3d0x%016x %s\n", k, pc, symbols.Name(k == 0 ? pc : pc - 1));
       }
       if (r.elided) text.append("...additional frames elided...\n");
+      if (r.truncated) text.append("...frames without frame pointers not shown...\n");
       if (r.count == 0) text.append("stack unavailable (saved context outside the stack)\n");
     } else if (r.status == FiberStatus::kRunning) {
       text.append("fiber running on another thread; stack unavailable\n");
