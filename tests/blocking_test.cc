@@ -174,64 +174,59 @@ TEST(Blocking, UnmarkedBlockingCallStallsOthersOnlyBriefly) {
   EXPECT_EQ(CountReportsAboutCulprit(err), 1) << err;
 }
 
-// A CPU-bound fiber is reported exactly once, naming where it was created, and the
-// other fibers of its proc keep running meanwhile.
-TEST(Stall, SpinningFiberIsReportedOnceWithItsCreationSite) {
-  for (int procs : {1, 2}) {
-    int64_t reported = 0;
-    std::atomic<int> ticks{0};
-    testing::internal::CaptureStderr();
-    gonet::Run([&] {
-      fiber::WaitGroup wg;
-      wg.Add(1);
-      std::atomic<bool> spinning{true};
-      StartCulprit([&] {
-        SpinFor(absl::Milliseconds(50));
-        spinning = false;
-        wg.Done();
-      });
-      // Sleepers on the same proc must keep waking while it spins.
-      while (spinning) {
-        Sleep(absl::Milliseconds(1));
-        ++ticks;
-      }
-      wg.Wait();
-      reported = fiber_internal::GetRuntimeStats().stalls_reported;
-    }, {.procs = procs});
-    std::string err = testing::internal::GetCapturedStderr();
-    std::printf("procs=%d: 50 ms spin: %lld report(s), %d sleeps meanwhile\n", procs,
-                static_cast<long long>(reported), ticks.load());
-    EXPECT_GE(reported, 1) << err;
-    EXPECT_EQ(CountReportsAboutCulprit(err), 1) << err;
-    EXPECT_NE(err.find("Created by StartCulprit at tests/blocking_test.cc:"), std::string::npos) << err;
-    EXPECT_GT(ticks.load(), 5) << "the spinning fiber stalled its proc's sleepers";
-  }
-}
-
-TEST(Stall, ZeroStallReportStillMovesTheProcButStaysSilent) {
+// Runs a 50 ms spin (StartCulprit) beside a fiber that sleeps 1 ms at a time until the
+// spin ends; returns the stall reports counted, stderr, and the sleeps meanwhile.
+struct SpinResult {
   int64_t reported = -1;
+  int ticks = 0;
+  std::string err;
+};
+SpinResult SpinBesideSleeper(RuntimeOptions opts) {
+  SpinResult r;
   std::atomic<int> ticks{0};
   testing::internal::CaptureStderr();
   gonet::Run([&] {
-    std::atomic<bool> spinning{true};
     fiber::WaitGroup wg;
     wg.Add(1);
-    Go([&] {
+    std::atomic<bool> spinning{true};
+    StartCulprit([&] {
       SpinFor(absl::Milliseconds(50));
       spinning = false;
       wg.Done();
     });
+    // Sleepers on the same proc must keep waking while it spins.
     while (spinning) {
       Sleep(absl::Milliseconds(1));
       ++ticks;
     }
     wg.Wait();
-    reported = fiber_internal::GetRuntimeStats().stalls_reported;
-  }, {.procs = 1, .stall_report = absl::ZeroDuration()});
-  std::string err = testing::internal::GetCapturedStderr();
-  EXPECT_EQ(reported, 0) << err;
-  EXPECT_EQ(err.find("without a scheduling point"), std::string::npos) << err;
-  EXPECT_GT(ticks.load(), 5);
+    r.reported = fiber_internal::GetRuntimeStats().stalls_reported;
+  }, opts);
+  r.err = testing::internal::GetCapturedStderr();
+  r.ticks = ticks.load();
+  return r;
+}
+
+// A CPU-bound fiber is reported exactly once, naming where it was created, and the
+// other fibers of its proc keep running meanwhile.
+TEST(Stall, SpinningFiberIsReportedOnceWithItsCreationSite) {
+  for (int procs : {1, 2}) {
+    SpinResult r = SpinBesideSleeper({.procs = procs});
+    std::printf("procs=%d: 50 ms spin: %lld report(s), %d sleeps meanwhile\n", procs,
+                static_cast<long long>(r.reported), r.ticks);
+    EXPECT_GE(r.reported, 1) << r.err;
+    EXPECT_EQ(CountReportsAboutCulprit(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find("Created by StartCulprit at tests/blocking_test.cc:"), std::string::npos)
+        << r.err;
+    EXPECT_GT(r.ticks, 5) << "the spinning fiber stalled its proc's sleepers";
+  }
+}
+
+TEST(Stall, ZeroStallReportStillMovesTheProcButStaysSilent) {
+  SpinResult r = SpinBesideSleeper({.procs = 1, .stall_report = absl::ZeroDuration()});
+  EXPECT_EQ(r.reported, 0) << r.err;
+  EXPECT_EQ(r.err.find("without a scheduling point"), std::string::npos) << r.err;
+  EXPECT_GT(r.ticks, 5);
 }
 
 // Many fibers blocking at once each get a thread: 40 x Blocking(100 ms) at procs=2

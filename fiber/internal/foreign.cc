@@ -33,7 +33,7 @@ std::atomic<TeardownHook> g_teardown_hooks[kMaxTeardownHooks] = {};
 }  // namespace
 
 void ReadyForeignLocked(Runtime* rt, Fiber* f) {
-  f->status.store(FiberStatus::kRunnable, std::memory_order_relaxed);
+  f->status.store(FiberStatus::kRunnable, std::memory_order_release);
   FiberList l;
   l.Push(f);
   rt->InjectGlobal(&l, 1);

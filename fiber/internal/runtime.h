@@ -306,8 +306,9 @@ extern ThreadMutex g_runtime_mu;
 extern std::atomic<uint64_t> g_running_generation;
 extern std::atomic<uint64_t> g_generation;
 extern std::atomic<NetpollHandler> g_netpoll_handler;
-// Queues f on rt from a thread that is not one of rt's procs' holders. The caller holds
-// g_runtime_mu with rt == g_runtime, so rt cannot be torn down meanwhile.
+// Queues f on rt's global queue and wakes a proc, from a thread that holds no proc of
+// rt. The caller keeps rt alive: it holds g_runtime_mu with rt == g_runtime, or it is
+// one of rt's own threads (which the end of Run joins first).
 void ReadyForeignLocked(Runtime* rt, Fiber* f);
 void RunTeardownHooks(uint64_t generation);
 

@@ -137,16 +137,11 @@ void Machine::RunAfterSwitch() {
     case After::kMarkRunnable:
       f->status.store(FiberStatus::kRunnable, std::memory_order_release);
       break;
-    case After::kRequeueGlobal: {
-      // This thread lost its proc: the fiber continues on a thread that has one.
-      f->status.store(FiberStatus::kRunnable, std::memory_order_release);
-      FiberList l;
-      l.Push(f);
-      rt->InjectGlobal(&l, 1);
-      rt->WakeIdle();
-      if (rt->poller_owned.load(std::memory_order_seq_cst)) rt->poller->Wake();
+    case After::kRequeueGlobal:
+      // This thread lost its proc: the fiber continues on a thread that has one,
+      // queued as a foreign thread would (this thread's runtime cannot end meanwhile).
+      ReadyForeignLocked(rt, f);
       break;
-    }
     case After::kPark: {
       absl::FunctionRef<bool(Fiber*)>* commit = after_commit;
       after_commit = nullptr;
