@@ -23,6 +23,7 @@
 #include "fiber/internal/stack.h"
 #include "fiber/sync.h"
 #include "gtest/gtest.h"
+#include "testing/leak_check.h"
 
 namespace gonet {
 namespace {
@@ -86,13 +87,6 @@ bool Readable(const void* p) {
   return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == 1;
 }
 
-int CountMappings() {
-  std::ifstream f("/proc/self/maps");
-  std::string line;
-  int n = 0;
-  while (std::getline(f, line)) ++n;
-  return n;
-}
 
 [[maybe_unused]] int MaxMapCount() {
   static const int limit = [] {
@@ -242,7 +236,7 @@ SceneResult RunScene(const Scene& sc) {
       }
       victim.store(r.victim_index);
     } else {
-      r.mappings = CountMappings();
+      r.mappings = leak_check::CountMappings();
       if (r.victim_index >= 0) r.victim_guarded = Guarded(r.victim, 64 << 10);
       for (int i = 0; i < n; ++i) {
         if (i == r.victim_index) continue;

@@ -16,6 +16,7 @@
 #include "fiber/internal/timer_heap.h"
 #include "fiber/sync.h"
 #include "gtest/gtest.h"
+#include "testing/leak_check.h"
 #include "testing/leak_check_gtest.h"
 
 namespace gonet {
@@ -159,13 +160,6 @@ TEST_P(StressTest, HundredThousandTimersFireInOrder) {
   EXPECT_LT(inv_p99, bound);
 }
 
-int CountMappings() {
-  std::ifstream f("/proc/self/maps");
-  std::string line;
-  int n = 0;
-  while (std::getline(f, line)) ++n;
-  return n;
-}
 
 // 50k fibers parked at once on a channel (more than fit with a guard page each at the
 // default vm.max_map_count), then each released by one value.
@@ -190,7 +184,7 @@ TEST_P(StressTest, FiftyThousandParkedFibers) {
       });
     }
     while (parked.load() < kFibers) Yield();
-    max_mappings = CountMappings();
+    max_mappings = leak_check::CountMappings();
     for (int i = 1; i <= kFibers; ++i) ASSERT_TRUE(ch.Send(i));
     wg.Wait();
   }, Opts());

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <string>
 
 #include "absl/time/clock.h"
@@ -34,6 +35,15 @@ int CountOpenFds() {
     ++n;
   }
   closedir(d);
+  return n;
+}
+
+int CountMappings() {
+  std::ifstream f("/proc/self/maps");
+  if (!f) return -1;
+  std::string line;
+  int n = 0;
+  while (std::getline(f, line)) ++n;
   return n;
 }
 

@@ -29,6 +29,10 @@ inline constexpr absl::Duration kFiberPatience = absl::Seconds(2);
 // time it has to name a frame (e.g. to check a suppression). -1 if /proc is unreadable.
 int CountOpenFds();
 
+// Memory mappings of this process now (lines of /proc/self/maps; -1 if unreadable):
+// what fiber stacks cost against vm.max_map_count.
+int CountMappings();
+
 // A human-readable list of the fds open now ("3->socket:[123] 4->anon_inode:[eventpoll]
 // ..."), pipes included, for leak failure messages.
 std::string DescribeOpenFds();
