@@ -184,7 +184,6 @@ TEST_P(RWMutexTest, UnlockReleasesEveryQueuedReader) {
   std::atomic<int> readers_done{0};
   RunChecked([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
     fiber::RWMutex mu;
-    std::atomic<uint64_t> writer_id{0};
     std::vector<std::atomic<uint64_t>> reader_ids(kNewReaders);
     fiber::WaitGroup done;
     mu.Lock();
@@ -223,7 +222,7 @@ TEST_P(RWMutexTest, TryLockAndTryRLock) {
     bool other_got_it = true;
     fiber::WaitGroup wg;
     wg.Add(1);
-    Go([&] {
+    Go([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
       other_got_it = mu.TryRLock() || mu.TryLock();
       wg.Done();
     });
@@ -303,7 +302,7 @@ TEST(RWMutexDeathTest, WaitingOutsideAFiberIsFatal) {
 TEST(RWMutexThreadTest, PlainThreads) {
   fiber::RWMutex mu;
   int value = 0;
-  std::thread([&] {
+  std::thread([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
     { fiber::WriterMutexLock l(&mu); value = 1; }
     { fiber::ReaderMutexLock l(&mu); EXPECT_EQ(value, 1); }
     EXPECT_TRUE(mu.TryLock());

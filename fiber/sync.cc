@@ -117,6 +117,7 @@ void RWMutex::Sema::Acquire(const char* who) {
   if (!fiber_internal::InFiber()) {
     mu_.Unlock();
     ABSL_RAW_LOG(FATAL, "gonet::fiber::RWMutex::%s would block outside a fiber", who);
+    return;  // not reached
   }
   // Release hands its unit to us directly (it does not bank it in count_).
   waiters_.ParkUnlock(&mu_, WaitInfo{WaitReason::kMutex});
