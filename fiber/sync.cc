@@ -159,9 +159,8 @@ void RWMutex::RUnlockSlow(int32_t r) {
   if (reader_wait_.fetch_sub(1, std::memory_order_acq_rel) - 1 == 0) writer_sem_.Release();
 }
 
-// w_ is held from Lock to Unlock, beyond what the analysis can follow across two
-// functions that acquire and release *this.
-void RWMutex::Lock() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+// w_ is held from Lock to Unlock: writers queue on it one at a time.
+void RWMutex::Lock() {
   if (!w_.TryLock()) {
     if (!fiber_internal::InFiber()) {
       ABSL_RAW_LOG(FATAL, "gonet::fiber::RWMutex::Lock would block outside a fiber");
@@ -175,7 +174,7 @@ void RWMutex::Lock() ABSL_NO_THREAD_SAFETY_ANALYSIS {
   }
 }
 
-bool RWMutex::TryLock() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+bool RWMutex::TryLock() {
   if (!w_.TryLock()) return false;
   int32_t zero = 0;
   if (!reader_count_.compare_exchange_strong(zero, -kMaxReaders, std::memory_order_acquire,
@@ -186,7 +185,7 @@ bool RWMutex::TryLock() ABSL_NO_THREAD_SAFETY_ANALYSIS {
   return true;
 }
 
-void RWMutex::Unlock() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+void RWMutex::Unlock() {
   // Announce to readers there is no active writer; r readers queued meanwhile.
   const int32_t r = reader_count_.fetch_add(kMaxReaders, std::memory_order_release) + kMaxReaders;
   if (r >= kMaxReaders) ABSL_RAW_LOG(FATAL, "fatal error: sync: Unlock of unlocked RWMutex");
