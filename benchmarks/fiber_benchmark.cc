@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 
@@ -295,6 +296,67 @@ void BM_Thread_Mutex_Uncontended(benchmark::State& state) {
   benchmark::DoNotOptimize(x);
 }
 BENCHMARK(BM_Thread_Mutex_Uncontended)->UseRealTime()->MeasureProcessCPUTime();
+
+// One RLock+RUnlock per iteration, nobody else around: one atomic RMW each (Go's
+// readerCount fast path). Counterpart: Go's BenchmarkRWMutexRLock.
+void BM_RWMutex_RLock_Uncontended(benchmark::State& state) {
+  gonet::Run([&] {
+    fiber::RWMutex mu;
+    for (auto _ : state) {
+      mu.RLock();
+      mu.RUnlock();
+    }
+  }, {.procs = Procs(state), .stall_report = absl::ZeroDuration()});  // a loop without yields
+}
+BENCHMARK(BM_RWMutex_RLock_Uncontended)->ArgName("procs")->Arg(1)->UseRealTime()->MeasureProcessCPUTime();
+
+void BM_Thread_RWMutex_RLock_Uncontended(benchmark::State& state) {
+  std::shared_mutex mu;
+  for (auto _ : state) {
+    mu.lock_shared();
+    mu.unlock_shared();
+  }
+}
+BENCHMARK(BM_Thread_RWMutex_RLock_Uncontended)->UseRealTime()->MeasureProcessCPUTime();
+
+// Readers only, one per proc: the main fiber runs the timed loop, procs-1 partner
+// fibers RLock+RUnlock until told to stop, all on the one reader_count_ word (no
+// fiber ever parks; this measures the cache line moving between cores).
+// ns_per_op is wall time per RLock+RUnlock of any fiber.
+void BM_RWMutex_RLock_Parallel(benchmark::State& state) {
+  int64_t elapsed_ns = 0;
+  std::atomic<int64_t> ops{0};
+  gonet::Run([&] {
+    fiber::RWMutex mu;
+    std::atomic<bool> stop{false};
+    fiber::WaitGroup wg;
+    for (int i = 1; i < Procs(state); ++i) {
+      wg.Add(1);
+      Go([&] {
+        int64_t n = 0;
+        while (!stop.load(std::memory_order_relaxed)) {
+          mu.RLock();
+          mu.RUnlock();
+          ++n;
+        }
+        ops.fetch_add(n);
+        wg.Done();
+      });
+    }
+    const int64_t start = MonoNanos();
+    for (auto _ : state) {
+      mu.RLock();
+      mu.RUnlock();
+    }
+    elapsed_ns = MonoNanos() - start;
+    stop.store(true);
+    wg.Wait();
+  }, {.procs = Procs(state), .stall_report = absl::ZeroDuration()});  // loops without yields
+  const int64_t total = ops.load() + static_cast<int64_t>(state.iterations());
+  state.counters["ns_per_op"] = static_cast<double>(elapsed_ns) / static_cast<double>(total);
+  state.SetItemsProcessed(total);
+}
+BENCHMARK(BM_RWMutex_RLock_Parallel)->ArgName("procs")->Arg(1)->Arg(2)->UseRealTime()->MeasureProcessCPUTime();
 
 // Two fibers each take the lock and yield while holding it (as Go's
 // BenchmarkMutexContended), so the other always finds it held and parks; every Unlock

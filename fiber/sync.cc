@@ -1,7 +1,8 @@
-// Go's sync.Mutex (normal + starvation modes), sync.Cond and sync.WaitGroup,
-// re-implemented on fiber parking. Differences: waiters queue on a WaitQueue
-// (fiber/internal/wait_queue.h) under a spin lock per object instead of Go's
-// semaphore table.
+// Go's sync.Mutex (normal + starvation modes), sync.RWMutex, sync.Cond,
+// sync.WaitGroup and sync.Once, re-implemented on fiber parking. Differences: waiters
+// queue on a WaitQueue (fiber/internal/wait_queue.h) under a spin lock per object
+// instead of Go's semaphore table; RWMutex's two semaphores are such queues with a
+// count (RWMutex::Sema).
 #include "fiber/sync.h"
 
 #include "absl/base/internal/raw_logging.h"
@@ -104,6 +105,94 @@ void Mutex::UnlockSlow() {
   if (wake != nullptr) fiber_internal::Ready(wake);
 }
 
+// ---------------------------------------------------------------- RWMutex
+
+void RWMutex::Sema::Acquire(const char* who) {
+  mu_.Lock();
+  if (count_ > 0) {
+    --count_;
+    mu_.Unlock();
+    return;
+  }
+  if (!fiber_internal::InFiber()) {
+    mu_.Unlock();
+    ABSL_RAW_LOG(FATAL, "gonet::fiber::RWMutex::%s would block outside a fiber", who);
+    return;  // not reached
+  }
+  // Release hands its unit to us directly (it does not bank it in count_).
+  waiters_.ParkUnlock(&mu_, WaitInfo{WaitReason::kMutex});
+}
+
+void RWMutex::Sema::Release() {
+  Fiber* wake;
+  {
+    SpinLockHolder l(&mu_);
+    wake = waiters_.WakeOne();
+    if (wake == nullptr) ++count_;
+  }
+  if (wake != nullptr) fiber_internal::Ready(wake);
+}
+
+void RWMutex::RLockSlow() {
+  // A writer is pending or holds the lock; we are counted in reader_count_, so its
+  // Unlock releases reader_sem_ once for us.
+  reader_sem_.Acquire("RLock");
+}
+
+bool RWMutex::TryRLock() {
+  int32_t c = reader_count_.load(std::memory_order_relaxed);
+  while (c >= 0) {
+    if (reader_count_.compare_exchange_weak(c, c + 1, std::memory_order_acquire,
+                                            std::memory_order_relaxed)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void RWMutex::RUnlockSlow(int32_t r) {
+  // r + 1 == 0: no reader held it; r + 1 == -kMaxReaders: only a writer holds it.
+  if (r + 1 == 0 || r + 1 == -kMaxReaders) {
+    ABSL_RAW_LOG(FATAL, "fatal error: sync: RUnlock of unlocked RWMutex");
+  }
+  // A writer is pending: the last of the readers it waits for wakes it.
+  if (reader_wait_.fetch_sub(1, std::memory_order_acq_rel) - 1 == 0) writer_sem_.Release();
+}
+
+// w_ is held from Lock to Unlock: writers queue on it one at a time.
+void RWMutex::Lock() {
+  if (!w_.TryLock()) {
+    if (!fiber_internal::InFiber()) {
+      ABSL_RAW_LOG(FATAL, "gonet::fiber::RWMutex::Lock would block outside a fiber");
+    }
+    w_.Lock();  // behind other writers
+  }
+  // Announce the writer (new readers now wait), then wait for the active ones to leave.
+  const int32_t r = reader_count_.fetch_sub(kMaxReaders, std::memory_order_acq_rel);
+  if (r != 0 && reader_wait_.fetch_add(r, std::memory_order_acq_rel) + r != 0) {
+    writer_sem_.Acquire("Lock");
+  }
+}
+
+bool RWMutex::TryLock() {
+  if (!w_.TryLock()) return false;
+  int32_t zero = 0;
+  if (!reader_count_.compare_exchange_strong(zero, -kMaxReaders, std::memory_order_acquire,
+                                             std::memory_order_relaxed)) {
+    w_.Unlock();
+    return false;
+  }
+  return true;
+}
+
+void RWMutex::Unlock() {
+  // Announce to readers there is no active writer; r readers queued meanwhile.
+  const int32_t r = reader_count_.fetch_add(kMaxReaders, std::memory_order_release) + kMaxReaders;
+  if (r >= kMaxReaders) ABSL_RAW_LOG(FATAL, "fatal error: sync: Unlock of unlocked RWMutex");
+  for (int32_t i = 0; i < r; ++i) reader_sem_.Release();
+  w_.Unlock();  // let the next writer in
+}
+
 // ---------------------------------------------------------------- CondVar
 
 void CondVar::Wait(Mutex* mu) {
@@ -201,6 +290,34 @@ void WaitGroup::Wait() {
     return;
   }
   waiters_.ParkUnlock(&mu_, WaitInfo{WaitReason::kWaitGroup});
+}
+
+// ---------------------------------------------------------------- Once
+
+// m_ is released by Finish's destructor (also when f throws), which the analysis
+// cannot follow.
+void Once::DoSlow(absl::FunctionRef<void()> f) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  if (!m_.TryLock()) {
+    if (!fiber_internal::InFiber()) {
+      ABSL_RAW_LOG(FATAL, "gonet::fiber::Once::Do would block outside a fiber");
+    }
+    m_.Lock();  // the first caller's f is running
+  }
+  // Marks done before releasing m_, so a waiter that gets m_ next never runs f again;
+  // on the normal path and while an exception from f unwinds alike (Go: defer
+  // o.done.Store(1) inside doSlow's deferred Unlock).
+  struct Finish {
+    Once* once;
+    bool ran = false;
+    ~Finish() {
+      if (ran) once->done_.store(1, std::memory_order_release);
+      once->m_.Unlock();
+    }
+  } finish{this};
+  if (done_.load(std::memory_order_relaxed) == 0) {
+    finish.ran = true;
+    f();
+  }
 }
 
 }  // namespace gonet::fiber

@@ -1,7 +1,9 @@
-// sync.h: fiber synchronization: Mutex, CondVar, WaitGroup (Go's sync package).
-// They park fibers, never threads: a fiber waiting here lets its worker run others.
-// Each must be used from fibers of one running gonet::Run (Unlock, Signal/SignalAll,
-// Add/Done also work from plain threads, since they never wait).
+// sync.h: fiber synchronization: Mutex, RWMutex, CondVar, WaitGroup, Once (Go's sync
+// package). They park fibers, never threads: a fiber waiting here lets its worker run
+// others. Each must be used from fibers of one running gonet::Run. From plain threads:
+// Unlock, RUnlock, Signal/SignalAll, Add/Done and the Try* calls always work (they never
+// wait); Lock, RLock and Once::Do work while they need not wait, and waiting outside a
+// fiber is a fatal error ("... would block outside a fiber").
 #ifndef GONET_FIBER_SYNC_H_
 #define GONET_FIBER_SYNC_H_
 #include "gonet_cxx_version.h"  // first: a pre-C++20 build stops here with one clear error
@@ -10,6 +12,7 @@
 #include <cstdint>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/time/time.h"
 #include "fiber/internal/scheduler.h"
 #include "fiber/internal/spinlock.h"
@@ -64,6 +67,105 @@ class ABSL_SCOPED_LOCKABLE MutexLock {
   Mutex* const mu_;
 };
 
+// A reader/writer mutual exclusion lock (Go's sync.RWMutex), checked by clang's
+// -Wthread-safety (RLock is a shared acquire, Lock an exclusive one). Any number of
+// readers or one writer. Writer preference, as Go: once a writer waits in Lock(), new
+// RLock() calls block until that writer has had the lock and released it; readers that
+// already hold it finish first. So a reader must not RLock recursively (a writer
+// arriving between the two calls deadlocks them). Uncontended RLock/RUnlock are one
+// atomic read-modify-write each. Any fiber may unlock, not only the locker (as Go).
+// Misuse is fatal with Go's texts: "fatal error: sync: RUnlock of unlocked RWMutex",
+// "fatal error: sync: Unlock of unlocked RWMutex".
+class ABSL_LOCKABLE RWMutex {
+ public:
+  RWMutex() = default;
+  RWMutex(const RWMutex&) = delete;
+  RWMutex& operator=(const RWMutex&) = delete;
+
+  void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION();
+  bool TryLock() ABSL_EXCLUSIVE_TRYLOCK_FUNCTION(true);
+  void Unlock() ABSL_UNLOCK_FUNCTION();
+  void RLock() ABSL_SHARED_LOCK_FUNCTION() {
+    if (reader_count_.fetch_add(1, std::memory_order_acquire) < 0) RLockSlow();
+  }
+  bool TryRLock() ABSL_SHARED_TRYLOCK_FUNCTION(true);
+  void RUnlock() ABSL_UNLOCK_FUNCTION() {
+    const int32_t r = reader_count_.fetch_sub(1, std::memory_order_release) - 1;
+    if (r < 0) RUnlockSlow(r);
+  }
+  // For std::scoped_lock / std::unique_lock / std::shared_lock.
+  void lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() { Lock(); }
+  bool try_lock() ABSL_EXCLUSIVE_TRYLOCK_FUNCTION(true) { return TryLock(); }
+  void unlock() ABSL_UNLOCK_FUNCTION() { Unlock(); }
+  void lock_shared() ABSL_SHARED_LOCK_FUNCTION() { RLock(); }
+  bool try_lock_shared() ABSL_SHARED_TRYLOCK_FUNCTION(true) { return TryRLock(); }
+  void unlock_shared() ABSL_UNLOCK_FUNCTION() { RUnlock(); }
+
+ private:
+  // A counting semaphore (Go's runtime semacquire/semrelease on one word): Release
+  // hands its unit straight to the oldest waiter, else banks it in count. Waiters park
+  // with WaitReason::kMutex. Acquire: fiber only when it must wait (fatal outside one,
+  // naming `who`); Release: any thread.
+  class Sema {
+   public:
+    void Acquire(const char* who);
+    void Release();
+
+   private:
+    fiber_internal::SpinLock mu_;
+    uint32_t count_ ABSL_GUARDED_BY(mu_) = 0;
+    fiber_internal::WaitQueue waiters_ ABSL_GUARDED_BY(mu_);
+  };
+
+  void RLockSlow();
+  void RUnlockSlow(int32_t r);
+
+  static constexpr int32_t kMaxReaders = 1 << 30;  // Go's rwmutexMaxReaders
+  // Go's RWMutex words, same protocol:
+  // reader_count_: readers holding or waiting for the lock; a writer that owns or is
+  //   acquiring it subtracts kMaxReaders (negative = a writer is pending or holds it:
+  //   RLock then waits on reader_sem_). Unlock adds kMaxReaders back; the value it
+  //   returns is the number of readers that queued meanwhile, and it releases
+  //   reader_sem_ that many times.
+  // reader_wait_: readers that held the lock when the pending writer arrived and have
+  //   not left yet; the writer adds their number, each of them (RUnlock seeing a
+  //   negative count) subtracts one, and whoever brings it to 0 while the writer waits
+  //   (the last reader) releases writer_sem_.
+  // w_: held by the writer from the start of Lock to the end of Unlock: writers queue
+  //   on it, one at a time.
+  // Ordering: RLock's acquire RMW pairs with Unlock's release RMW (or the reader_sem_
+  //   hand-off, under its spin lock); RUnlock's release RMW pairs with Lock's acq_rel
+  //   RMW on reader_count_, or via reader_wait_'s RMW chain / writer_sem_ for readers
+  //   that leave after the writer arrived.
+  std::atomic<int32_t> reader_count_{0};
+  std::atomic<int32_t> reader_wait_{0};
+  Mutex w_;
+  Sema writer_sem_;
+  Sema reader_sem_;
+};
+
+class ABSL_SCOPED_LOCKABLE ReaderMutexLock {
+ public:
+  explicit ReaderMutexLock(RWMutex* mu) ABSL_SHARED_LOCK_FUNCTION(mu) : mu_(mu) { mu_->RLock(); }
+  ~ReaderMutexLock() ABSL_UNLOCK_FUNCTION() { mu_->RUnlock(); }
+  ReaderMutexLock(const ReaderMutexLock&) = delete;
+  ReaderMutexLock& operator=(const ReaderMutexLock&) = delete;
+
+ private:
+  RWMutex* const mu_;
+};
+
+class ABSL_SCOPED_LOCKABLE WriterMutexLock {
+ public:
+  explicit WriterMutexLock(RWMutex* mu) ABSL_EXCLUSIVE_LOCK_FUNCTION(mu) : mu_(mu) { mu_->Lock(); }
+  ~WriterMutexLock() ABSL_UNLOCK_FUNCTION() { mu_->Unlock(); }
+  WriterMutexLock(const WriterMutexLock&) = delete;
+  WriterMutexLock& operator=(const WriterMutexLock&) = delete;
+
+ private:
+  RWMutex* const mu_;
+};
+
 // A condition variable (Go's sync.Cond / absl::CondVar). Wait atomically unlocks mu and
 // parks; it relocks mu before returning. Spurious wake-ups are allowed by contract:
 // always wait in a loop over the condition.
@@ -113,6 +215,31 @@ class WaitGroup {
   std::atomic<uint64_t> state_{0};
   fiber_internal::SpinLock mu_;
   fiber_internal::WaitQueue waiters_ ABSL_GUARDED_BY(mu_);
+};
+
+// Runs a function exactly once (Go's sync.Once). Do(f) calls f only if no Do call on
+// this Once has called one before; concurrent callers wait (parking the fiber, with
+// WaitReason::kMutex) until that first f has returned, so every Do returns after it.
+// If f throws, the Once counts as done (as Go, where a panicking f has "returned") and
+// the exception propagates to that caller only; later Do calls do nothing. f calling
+// Do on the same Once deadlocks (as Go). After completion Do is one acquire load.
+class Once {
+ public:
+  Once() = default;
+  Once(const Once&) = delete;
+  Once& operator=(const Once&) = delete;
+
+  void Do(absl::FunctionRef<void()> f) {
+    if (done_.load(std::memory_order_acquire) == 0) DoSlow(f);
+  }
+
+ private:
+  void DoSlow(absl::FunctionRef<void()> f);
+  // done_: 0 until the first f has returned or thrown, then 1 for good; stored with
+  // release under m_ after f, loaded with acquire by the fast path (so f's effects are
+  // visible to every Do that returns).
+  std::atomic<uint32_t> done_{0};
+  Mutex m_;
 };
 
 }  // namespace gonet::fiber

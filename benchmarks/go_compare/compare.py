@@ -45,6 +45,8 @@ PAIRS = [
      "BM_Channel_Buffered_RoundTrip", None, 1, "BenchmarkChanBufferedRoundTrip"),
     ("mutex lock+unlock, uncontended",
      "BM_Mutex_Uncontended", None, 1, "BenchmarkMutexUncontended"),
+    ("rwmutex rlock+runlock, uncontended",
+     "BM_RWMutex_RLock_Uncontended", None, 1, "BenchmarkRWMutexRLock"),
     ("mutex lock+unlock, contended (handoff)",
      "BM_Mutex_Contended", None, 1, "BenchmarkMutexContended"),
     ("timer add + cancel",

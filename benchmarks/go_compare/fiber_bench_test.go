@@ -145,6 +145,16 @@ func BenchmarkMutexUncontended(b *testing.B) {
 	}
 }
 
+// BenchmarkRWMutexRLock: one RLock+RUnlock per op, one goroutine (no writer).
+// Counterpart: BM_RWMutex_RLock_Uncontended.
+func BenchmarkRWMutexRLock(b *testing.B) {
+	var mu sync.RWMutex
+	for i := 0; i < b.N; i++ {
+		mu.RLock()
+		mu.RUnlock()
+	}
+}
+
 // BenchmarkMutexContended: two goroutines each take the lock b.N/2 times and
 // yield while holding it, so the other goroutine always finds it held and
 // blocks; every Unlock then has a waiter to hand the lock to. One op is one
