@@ -5,6 +5,7 @@
 // finds its proc gone never waits for one; its fiber goes to the global run queue and
 // the thread becomes a spare.
 #include <linux/membarrier.h>
+#include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -75,6 +76,9 @@ Machine* EnterRuntimeSlow(Machine* m) {
 
 void Machine::Main() {
   SetCurrentMachine(this);
+  clockid_t clock;
+  if (pthread_getcpuclockid(pthread_self(), &clock) == 0) cpu_clock.store(clock, std::memory_order_relaxed);
+  tid.store(static_cast<int>(syscall(SYS_gettid)), std::memory_order_relaxed);
   eh_globals = ThreadExceptionState();
   void* alt = SetUpAltStack();
   SanitizerAdoptThread(&g0_san);

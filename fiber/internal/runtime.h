@@ -35,6 +35,8 @@
 #ifndef GONET_FIBER_INTERNAL_RUNTIME_H_
 #define GONET_FIBER_INTERNAL_RUNTIME_H_
 
+#include <time.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -100,6 +102,10 @@ class Proc {
   uint32_t sysmon_tick = 0;
   int64_t sysmon_when = 0;       // when sysmon_tick was first seen
   uint64_t sysmon_reported = 0;  // the fiber id last reported as stalled
+  // A suspected stall's first sample of its thread's CPU time (see sysmon.cc's
+  // StallKind): when (0 = none yet) and the CPU time then.
+  int64_t sysmon_cpu_when = 0;
+  int64_t sysmon_cpu_ns = 0;
 };
 
 // ---------------------------------------------------------------- Machine (M)
@@ -140,6 +146,10 @@ class Machine {
   std::atomic<int> in_runtime{1};
   std::atomic<int> retake{kRetakeNone};
   std::atomic<int> in_blocking{0};       // inside gonet::Blocking (a hint for the monitor)
+  // Set by the thread itself before it runs any fiber (Main), read by the monitor to
+  // tell a CPU-bound or blocked thread from one the OS has not scheduled.
+  std::atomic<clockid_t> cpu_clock{-1};
+  std::atomic<int> tid{0};
 
   // Spare threads (machine.cc): guarded by rt->m_mu.
   Machine* spare_next = nullptr;

@@ -13,8 +13,11 @@
 // Sleeping: 20 us between checks while something may need it, doubling after 1 ms of
 // nothing to do up to 10 ms (Go's schedule); when every proc is idle it sleeps until a
 // proc wakes up, so an idle process stays idle.
+#include <time.h>
+
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 
 #include "fiber/internal/runtime.h"
 
@@ -52,6 +55,57 @@ void ReportStall(const StallInfo& f, int64_t ran_ns) {
                "(a CPU-bound loop, or a blocking call outside gonet::Blocking); the other "
                "fibers of its proc move to another thread. Created by %s at %s:%u\n",
                f.id, static_cast<double>(ran_ns) / 1e6, fn, file, f.site.line);
+}
+
+// What a proc whose fiber made no switch for stall_report is really doing, from its
+// thread's CPU time over a window of at least half of stall_report:
+//  - kCpuBound: it used the CPU (a quarter of the window or more): a fiber that does
+//    not yield. A stall.
+//  - kBlocked: it used none and is asleep in the kernel (a blocking call outside
+//    Blocking()). A stall.
+//  - kStarved: it used little but is runnable: the machine is overloaded and the OS has
+//    not run it. Not a stall: another thread would make the overload worse (each such
+//    hand-off adds a running thread, the next proc then starves too: a runaway).
+//  - kUnknown: the window is not long enough yet.
+enum class StallKind { kUnknown, kCpuBound, kBlocked, kStarved };
+
+int64_t ThreadCpuNanos(clockid_t clock) {
+  timespec ts;
+  if (clock == static_cast<clockid_t>(-1) || clock_gettime(clock, &ts) != 0) return -1;
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+// The scheduler state letter of thread tid ('R' running or runnable, 'S', 'D', ...),
+// from /proc/self/task/TID/stat; 0 if unreadable.
+char ThreadState(int tid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+  FILE* f = std::fopen(path, "r");
+  if (f == nullptr) return 0;
+  char buf[512];
+  size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = 0;
+  const char* paren = std::strrchr(buf, ')');  // the command may hold spaces
+  return paren != nullptr && paren[1] == ' ' ? paren[2] : 0;
+}
+
+StallKind ClassifyStall(Proc* p, Machine* m, int64_t now, int64_t stall_ns) {
+  const int64_t cpu = ThreadCpuNanos(m->cpu_clock.load(std::memory_order_relaxed));
+  if (cpu < 0) return StallKind::kCpuBound;  // no clock: trust the switch count alone
+  if (p->sysmon_cpu_when == 0) {
+    p->sysmon_cpu_when = now;
+    p->sysmon_cpu_ns = cpu;
+    return StallKind::kUnknown;
+  }
+  const int64_t window = now - p->sysmon_cpu_when;
+  if (window < stall_ns / 2) return StallKind::kUnknown;
+  const int64_t used = cpu - p->sysmon_cpu_ns;
+  p->sysmon_cpu_when = now;  // the next window starts here
+  p->sysmon_cpu_ns = cpu;
+  if (used * 4 >= window) return StallKind::kCpuBound;
+  return ThreadState(m->tid.load(std::memory_order_relaxed)) == 'R' ? StallKind::kStarved
+                                                                     : StallKind::kBlocked;
 }
 
 }  // namespace
@@ -115,6 +169,7 @@ void Runtime::SysmonMain() {
         p->sysmon_tick = tick;
         p->sysmon_when = now;
         p->sysmon_reported = 0;  // a new stall is a new report
+        p->sysmon_cpu_when = 0;
         continue;
       }
       Fiber* cur = m->current.load(std::memory_order_acquire);
@@ -132,7 +187,11 @@ void Runtime::SysmonMain() {
           continue;
         }
       } else {
-        if (ran < stall_ns) continue;
+        // Sample the thread's CPU time from half the threshold on, so that the verdict
+        // is ready when the threshold passes.
+        if (ran < stall_ns / 2) continue;
+        const StallKind kind = ClassifyStall(p, m, now, stall_ns);
+        if (ran < stall_ns || kind == StallKind::kUnknown || kind == StallKind::kStarved) continue;
         if (config.stall_report_ns > 0) {
           info = ReadStallInfo(cur);
           report = p->sysmon_reported != info.id;
@@ -148,6 +207,7 @@ void Runtime::SysmonMain() {
         }
         p->sysmon_tick = p->schedtick.load(std::memory_order_relaxed);
         p->sysmon_when = now;
+        p->sysmon_cpu_when = 0;
       }
     }
     idle_rounds = acted ? 0 : idle_rounds + 1;
