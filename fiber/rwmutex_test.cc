@@ -15,6 +15,7 @@
 #include "fiber/internal/scheduler.h"
 #include "fiber/sync.h"
 #include "gtest/gtest.h"
+#include "testing/fiber_wait.h"
 #include "testing/leak_check_gtest.h"
 
 namespace gonet {
@@ -23,29 +24,8 @@ namespace {
 using fiber_internal::WaitReason;
 using gonet::leak_check::RunChecked;
 
-// Waits (up to 10 s, sleeping 1 ms between looks) until the fiber whose id *id holds
-// (0: not known yet) is parked, as fiber_internal::VisitFibers reports it; returns its
-// wait reason, nullopt on timeout. Fiber only. (As sync_test.cc's.)
-std::optional<WaitReason> WaitParked(const std::atomic<uint64_t>* id) {
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (absl::Now() < deadline) {
-    std::optional<WaitReason> reason;
-    const uint64_t want = id->load();
-    if (want != 0) {
-      fiber_internal::VisitFibers([&](const fiber_internal::Fiber& f) {
-        if (f.id == want &&
-            f.status.load(std::memory_order_acquire) == fiber_internal::FiberStatus::kWaiting) {
-          reason = f.wait.reason;
-        }
-      });
-    }
-    if (reason.has_value()) return reason;
-    Sleep(absl::Milliseconds(1));
-  }
-  return std::nullopt;
-}
-
-uint64_t CurrentFiberId() { return fiber_internal::CurrentFiber()->id; }
+using leak_check::CurrentFiberId;
+using leak_check::WaitParked;
 
 class RWMutexTest : public testing::TestWithParam<int> {
  protected:

@@ -23,6 +23,7 @@
 #include "gtest/gtest.h"
 #include "netfd/netfd.h"
 #include "netfd/poll_desc.h"
+#include "testing/fiber_wait.h"
 #include "testing/leak_check.h"
 
 namespace gonet::netfd::test {
@@ -77,29 +78,10 @@ inline void ShrinkSendBuffer(NetFD* fd) {
   EXPECT_EQ(Describe(fd->SetSockoptInt(SOL_SOCKET, SO_SNDBUF, 4096)), "ok");
 }
 
-// The running fiber's id, for WaitParked.
-inline uint64_t CurrentFiberId() { return fiber_internal::CurrentFiber()->id; }
-
-// Waits (up to 10 s, sleeping 1 ms between looks) until the fiber whose id *id holds
-// (0: not known yet) is parked, as fiber_internal::VisitFibers reports it; returns why
-// it waits, nullopt on timeout. Fiber only.
+// Shared with the fiber tests (testing/fiber_wait.h).
+using leak_check::CurrentFiberId;
 inline std::optional<fiber_internal::WaitInfo> WaitParked(const std::atomic<uint64_t>* id) {
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (absl::Now() < deadline) {
-    std::optional<fiber_internal::WaitInfo> info;
-    const uint64_t want = id->load();
-    if (want != 0) {
-      fiber_internal::VisitFibers([&](const fiber_internal::Fiber& f) {
-        if (f.id == want &&
-            f.status.load(std::memory_order_acquire) == fiber_internal::FiberStatus::kWaiting) {
-          info = f.wait;
-        }
-      });
-    }
-    if (info.has_value()) return info;
-    gonet::Sleep(absl::Milliseconds(1));
-  }
-  return std::nullopt;
+  return leak_check::WaitParkedInfo(id);
 }
 
 }  // namespace gonet::netfd::test
