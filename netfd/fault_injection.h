@@ -17,6 +17,8 @@
 #ifndef GONET_NETFD_FAULT_INJECTION_H_
 #define GONET_NETFD_FAULT_INJECTION_H_
 
+#include "gonet_cxx_version.h"  // first: a pre-C++20 build stops here with one message
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>

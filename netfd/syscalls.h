@@ -25,6 +25,8 @@
 #ifndef GONET_NETFD_SYSCALLS_H_
 #define GONET_NETFD_SYSCALLS_H_
 
+#include "gonet_cxx_version.h"  // first: a pre-C++20 build stops here with one message
+
 #include <sys/socket.h>
 #include <sys/types.h>
 

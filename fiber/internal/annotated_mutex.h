@@ -26,6 +26,8 @@
 #ifndef GONET_FIBER_INTERNAL_ANNOTATED_MUTEX_H_
 #define GONET_FIBER_INTERNAL_ANNOTATED_MUTEX_H_
 
+#include "gonet_cxx_version.h"  // first: a pre-C++20 build stops here with one message
+
 #include <chrono>
 #include <condition_variable>
 #include <mutex>

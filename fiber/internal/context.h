@@ -8,6 +8,8 @@
 #ifndef GONET_FIBER_INTERNAL_CONTEXT_H_
 #define GONET_FIBER_INTERNAL_CONTEXT_H_
 
+#include "gonet_cxx_version.h"  // first: a pre-C++20 build stops here with one message
+
 #include <cstddef>
 
 #if defined(GONET_CONTEXT_UCONTEXT)

@@ -9,6 +9,8 @@
 #ifndef GONET_FIBER_INTERNAL_DEBUG_LAYOUT_H_
 #define GONET_FIBER_INTERNAL_DEBUG_LAYOUT_H_
 
+#include "gonet_cxx_version.h"  // first: a pre-C++20 build stops here with one message
+
 #include <cstdint>
 
 namespace gonet::fiber_internal {

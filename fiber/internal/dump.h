@@ -3,6 +3,8 @@
 #ifndef GONET_FIBER_INTERNAL_DUMP_H_
 #define GONET_FIBER_INTERNAL_DUMP_H_
 
+#include "gonet_cxx_version.h"  // first: a pre-C++20 build stops here with one message
+
 #include <ostream>
 
 namespace gonet::fiber_internal {

@@ -9,6 +9,8 @@
 #ifndef GONET_FIBER_INTERNAL_RUN_QUEUE_H_
 #define GONET_FIBER_INTERNAL_RUN_QUEUE_H_
 
+#include "gonet_cxx_version.h"  // first: a pre-C++20 build stops here with one message
+
 #include <atomic>
 #include <cstdint>
 

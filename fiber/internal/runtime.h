@@ -35,6 +35,8 @@
 #ifndef GONET_FIBER_INTERNAL_RUNTIME_H_
 #define GONET_FIBER_INTERNAL_RUNTIME_H_
 
+#include "gonet_cxx_version.h"  // first: a pre-C++20 build stops here with one message
+
 #include <time.h>
 
 #include <atomic>

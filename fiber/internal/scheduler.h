@@ -22,6 +22,8 @@
 #ifndef GONET_FIBER_INTERNAL_SCHEDULER_H_
 #define GONET_FIBER_INTERNAL_SCHEDULER_H_
 
+#include "gonet_cxx_version.h"  // first: a pre-C++20 build stops here with one message
+
 #include <atomic>
 #include <cstdint>
 

@@ -4,6 +4,8 @@
 #ifndef GONET_FIBER_INTERNAL_SPINLOCK_H_
 #define GONET_FIBER_INTERNAL_SPINLOCK_H_
 
+#include "gonet_cxx_version.h"  // first: a pre-C++20 build stops here with one message
+
 #include <sched.h>
 
 #include <atomic>

@@ -52,6 +52,8 @@
 #ifndef GONET_FIBER_INTERNAL_STACK_H_
 #define GONET_FIBER_INTERNAL_STACK_H_
 
+#include "gonet_cxx_version.h"  // first: a pre-C++20 build stops here with one message
+
 #include <cstddef>
 #include <cstdint>
 #include <mutex>

@@ -5,6 +5,8 @@
 #ifndef GONET_FIBER_INTERNAL_TIMER_HEAP_H_
 #define GONET_FIBER_INTERNAL_TIMER_HEAP_H_
 
+#include "gonet_cxx_version.h"  // first: a pre-C++20 build stops here with one message
+
 #include <atomic>
 #include <cstdint>
 #include <limits>
