@@ -140,8 +140,14 @@ class Machine {
   // fiber's registers are saved (so no other thread can resume it too early).
   enum class After { kNone, kPark, kRequeue, kMarkRunnable, kRequeueGlobal, kFree };
   After after = After::kNone;
+  void RunAfterStep(After a);
   Fiber* after_fiber = nullptr;
   absl::FunctionRef<bool(Fiber*)>* after_commit = nullptr;
+  // after_switch timers that FindRunnableFast found due while the parking fiber may
+  // still hold their lock (timer_heap.h): run by RunAfterSwitch, on the far side of the
+  // switch (or by the scheduler loop / a yielder that does not switch). This thread only.
+  Timer* deferred_timers = nullptr;
+  void RunDeferredTimers();
 
   // Shared with the monitor (see the protocol in this file's header comment).
   std::atomic<Fiber*> current{nullptr};  // running fiber; nullptr on the scheduler stack

@@ -121,9 +121,24 @@ void SwitchTo(Machine* m, Fiber* from, Fiber* to, bool from_dying) {
   if (from != nullptr) cm->in_runtime.store(0, std::memory_order_release);
 }
 
+void Machine::RunDeferredTimers() {
+  Timer* list = deferred_timers;
+  deferred_timers = nullptr;
+  FiberList l;
+  TimerHeap::RunDeferred(list, &l);
+  if (l.empty()) return;
+  bool many = l.front()->next != nullptr;
+  p->PutLocalBatch(&l);
+  if (many) rt->WakeIdle();
+}
+
 void Machine::RunAfterSwitch() {
   After a = after;
-  if (a == After::kNone) return;
+  if (a != After::kNone) RunAfterStep(a);
+  if (deferred_timers != nullptr) RunDeferredTimers();
+}
+
+void Machine::RunAfterStep(After a) {
   Fiber* f = after_fiber;
   after = After::kNone;
   after_fiber = nullptr;
@@ -284,7 +299,8 @@ Fiber* Proc::FindRunnableFast() {
       int64_t now = MonoNanos();
       if (next <= now) {
         FiberList l;
-        rt->timers.RunDue(now, &l);
+        // after_switch timers wait for the switch (the parker may hold their lock).
+        rt->timers.RunDue(now, &l, &t_machine->deferred_timers);
         bool many = !l.empty() && l.front()->next != nullptr;
         PutLocalBatch(&l);
         if (many) rt->WakeIdle();
@@ -353,6 +369,12 @@ Fiber* Proc::FindRunnableBlocking() {
   for (;;) {
     if (rt->stopping.load(std::memory_order_acquire)) return nullptr;
     Fiber* f = FindRunnableFast();
+    if (Machine* self = t_machine; self->deferred_timers != nullptr) {
+      // On the scheduler stack no fiber lock is held: run them now.
+      if (f != nullptr) PutNext(f);
+      self->RunDeferredTimers();
+      continue;
+    }
     if (f == nullptr) {
       if (!spinning) {
         // Go limits spinners to half the busy procs, so idle CPU stays low.
@@ -539,6 +561,7 @@ void YieldFiber() {
       // Still a scheduling point for the monitor (this fiber is not stalled).
       p->schedtick.store(p->schedtick.load(std::memory_order_relaxed) + 1,
                          std::memory_order_relaxed);
+      if (m->deferred_timers != nullptr) m->RunDeferredTimers();
       LeaveRuntime(m, inside);
       return;
     }

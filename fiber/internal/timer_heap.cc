@@ -105,7 +105,28 @@ bool TimerHeap::DeleteSync(Timer* t) {
   return false;
 }
 
-int TimerHeap::RunDue(int64_t now, FiberList* ready) {
+namespace {
+void RunFiring(Timer* t, FiberList* ready) {
+  // Collect this timer's fibers separately: they may be readied only after the timer
+  // is released, since a readied fiber may destroy the timer at once.
+  FiberList mine;
+  t->fn(t, &mine);
+  int expected = Timer::kFiring;
+  t->state.compare_exchange_strong(expected, Timer::kIdle, std::memory_order_acq_rel);
+  ready->Append(&mine);
+}
+}  // namespace
+
+void TimerHeap::RunDeferred(Timer* list, FiberList* ready) {
+  while (list != nullptr) {
+    Timer* t = list;
+    list = t->next_deferred;  // read before fn: once idle, t may be destroyed or re-armed
+    t->next_deferred = nullptr;
+    RunFiring(t, ready);
+  }
+}
+
+int TimerHeap::RunDue(int64_t now, FiberList* ready, Timer** deferred) {
   int ran = 0;
   for (;;) {
     Timer* t;
@@ -117,14 +138,13 @@ int TimerHeap::RunDue(int64_t now, FiberList* ready) {
       t->state.store(Timer::kFiring, std::memory_order_relaxed);
       Publish();
     }
-    // Collect this timer's fibers separately: they may be readied only after the timer
-    // is released, since a readied fiber may destroy the timer at once.
-    FiberList mine;
-    t->fn(t, &mine);
-    int expected = Timer::kFiring;
-    t->state.compare_exchange_strong(expected, Timer::kIdle, std::memory_order_acq_rel);
-    ready->Append(&mine);
     ++ran;
+    if (deferred != nullptr && t->after_switch) {
+      t->next_deferred = *deferred;
+      *deferred = t;
+      continue;
+    }
+    RunFiring(t, ready);
   }
 }
 

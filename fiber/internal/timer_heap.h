@@ -27,6 +27,14 @@ struct Timer {
   Fn fn = nullptr;
   uintptr_t arg = 0;   // free for the owner (e.g. a sequence number)
   void* ctx = nullptr; // free for the owner (e.g. a PollDesc or a Fiber)
+  // Set by owners whose fn takes a lock that a parking fiber may hold (a channel's: a
+  // fiber::Timer sends on its channel, a context closes its Done channel). Park looks
+  // for the next fiber, running due timers, while the parking fiber's lock is still
+  // held (it is released after the switch); such a timer found due there is not run
+  // but handed to RunDue's `deferred` list, and runs right after the switch, once the
+  // lock is free (still kFiring meanwhile, so DeleteSync waits for it).
+  bool after_switch = false;
+  Timer* next_deferred = nullptr;  // RunDue's deferred list; written by its runner
 
   // Written under the heap lock only.
   int64_t when = 0;  // monotonic ns (MonoNanos())
@@ -54,8 +62,12 @@ class TimerHeap {
   bool DeleteSync(Timer* t) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Pops every timer due at `now` and runs it, appending woken fibers to `ready`.
-  // Returns the number of timers run.
-  int RunDue(int64_t now, FiberList* ready) ABSL_LOCKS_EXCLUDED(mu_);
+  // With `deferred`, after_switch timers are not run but pushed on *deferred (a
+  // stack linked through next_deferred); the caller runs them later with RunDeferred.
+  // Returns the number of timers run or deferred.
+  int RunDue(int64_t now, FiberList* ready, Timer** deferred = nullptr) ABSL_LOCKS_EXCLUDED(mu_);
+  // Runs timers that RunDue deferred (each still kFiring), appending woken fibers.
+  static void RunDeferred(Timer* list, FiberList* ready);
 
   // Earliest pending deadline, or INT64_MAX; read without the lock.
   int64_t NextWhen() const { return next_when_.load(std::memory_order_acquire); }
