@@ -97,6 +97,55 @@ class Channel {
     return slot;
   }
 
+  // Sends without blocking: true = sent (v moved from); false = it would block, or the
+  // channel is closed (v kept either way). Any thread.
+  bool TrySend(T& v) {
+    using fiber_internal::Fiber;
+    mu_.Lock();
+    if (closed_ || nil_) {
+      mu_.Unlock();
+      return false;
+    }
+    if (Fiber* r = recvq_.WakeOne(kDelivered)) {
+      *fiber_internal::WaitQueue::Data<std::optional<T>>(r) = std::move(v);
+      mu_.Unlock();
+      fiber_internal::Ready(r);
+      return true;
+    }
+    if (buf_.size() < cap_) {
+      buf_.push_back(std::move(v));
+      mu_.Unlock();
+      return true;
+    }
+    mu_.Unlock();
+    return false;
+  }
+
+  // Receives without blocking: the next value, or nullopt when none is ready (then
+  // *closed, if given, says whether that is because the channel is closed and drained).
+  std::optional<T> TryRecv(bool* closed = nullptr) {
+    if (closed != nullptr) *closed = false;
+    mu_.Lock();
+    if (nil_) {
+      mu_.Unlock();
+      return std::nullopt;
+    }
+    if (!buf_.empty() || !sendq_.empty()) {
+      mu_.Unlock();
+      return Recv();  // ready: Recv takes it without parking (one receiver may race us)
+    }
+    if (closed_ && closed != nullptr) *closed = true;
+    mu_.Unlock();
+    return std::nullopt;
+  }
+
+  // Go's nil channel: never ready. Send and Recv on it block forever; Select never takes
+  // it; Close is fatal. One per element type, never destroyed.
+  static Channel& Nil() {
+    static Channel* const nil = new Channel(NilTag{});
+    return *nil;
+  }
+
   void Close() {
     fiber_internal::FiberList wake;
     {
@@ -122,9 +171,12 @@ class Channel {
     ABSL_RAW_LOG(FATAL, "gonet::fiber::Channel::%s would block outside a fiber", op);
     std::abort();
   }
+  struct NilTag {};
+  explicit Channel(NilTag) : cap_(0), nil_(true) {}
   static constexpr uintptr_t kClosed = 0;
   static constexpr uintptr_t kDelivered = 1;
   const size_t cap_;
+  const bool nil_ = false;
   fiber_internal::SpinLock mu_;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   std::deque<T> buf_ ABSL_GUARDED_BY(mu_);
