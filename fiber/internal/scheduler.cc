@@ -630,6 +630,9 @@ const char* WaitReasonName(WaitReason r) {
     case WaitReason::kSleep: return "sleep";
     case WaitReason::kSemacquire: return "semacquire";
     case WaitReason::kTimer: return "timer";
+    case WaitReason::kChanReceiveNil: return "chan receive (nil chan)";
+    case WaitReason::kChanSendNil: return "chan send (nil chan)";
+    case WaitReason::kSelectNoCases: return "select (no cases)";
   }
   return "waiting";
 }
