@@ -310,6 +310,21 @@ void BM_RWMutex_RLock_Uncontended(benchmark::State& state) {
 }
 BENCHMARK(BM_RWMutex_RLock_Uncontended)->ArgName("procs")->Arg(1)->UseRealTime()->MeasureProcessCPUTime();
 
+// One two-case Select per iteration: one case ready (a value in a buffered channel,
+// sent back after), the other never. Counterpart: Go's BenchmarkSelectTwoCase.
+void BM_Select_TwoCase(benchmark::State& state) {
+  gonet::Run([&] {
+    fiber::Channel<int> ready(1), never(1);
+    ready.Send(1);
+    for (auto _ : state) {
+      std::optional<int> v, w;
+      if (fiber::Select({fiber::OnRecv(ready, &v), fiber::OnRecv(never, &w)}) != 0) std::abort();
+      ready.Send(*v);
+    }
+  }, {.procs = Procs(state), .stall_report = absl::ZeroDuration()});  // a loop without yields
+}
+BENCHMARK(BM_Select_TwoCase)->ArgName("procs")->Arg(1)->UseRealTime()->MeasureProcessCPUTime();
+
 void BM_Thread_RWMutex_RLock_Uncontended(benchmark::State& state) {
   std::shared_mutex mu;
   for (auto _ : state) {

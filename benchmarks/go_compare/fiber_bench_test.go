@@ -8,6 +8,7 @@
 package gocompare
 
 import (
+	"context"
 	"os"
 	"runtime"
 	"sync"
@@ -238,6 +239,51 @@ func BenchmarkPollerPipeRoundTrip(b *testing.B) {
 		}
 		if _, err := r2.Read(buf); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSelectTwoCase: one two-case select per op, one case ready (a value
+// in a buffered channel, put back after), the other never. Counterpart:
+// BM_Select_TwoCase.
+func BenchmarkSelectTwoCase(b *testing.B) {
+	ready := make(chan int, 1)
+	never := make(chan int, 1)
+	ready <- 1
+	for i := 0; i < b.N; i++ {
+		select {
+		case v := <-ready:
+			ready <- v
+		case v := <-never:
+			b.Fatal("never-ready case taken", v)
+		}
+	}
+}
+
+// BenchmarkTimerResetStop: one Reset (re-arm an hour out) plus one Stop per op
+// on one Timer. Counterpart: BM_Timer_ResetStop.
+func BenchmarkTimerResetStop(b *testing.B) {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	for i := 0; i < b.N; i++ {
+		t.Reset(time.Hour)
+		if !t.Stop() {
+			b.Fatal("Stop found the timer inactive")
+		}
+	}
+}
+
+// BenchmarkContextWithCancel: one WithCancel of a cancelable parent plus its
+// cancel per op (the child registers with the parent and deregisters).
+// Counterpart: BM_Context_WithCancel.
+func BenchmarkContextWithCancel(b *testing.B) {
+	parent, stop := context.WithCancel(context.Background())
+	defer stop()
+	for i := 0; i < b.N; i++ {
+		ctx, cancel := context.WithCancel(parent)
+		cancel()
+		if ctx.Err() == nil {
+			b.Fatal("not canceled")
 		}
 	}
 }
