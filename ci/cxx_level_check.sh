@@ -9,8 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-HEADERS=(poller/poller.h fiber/fiber.h fiber/sync.h fiber/channel.h
-         netfd/fd_mutex.h netfd/poll_desc.h netfd/netfd.h net/net.h)
+HEADERS=(poller/poller.h fiber/fiber.h fiber/sync.h fiber/channel.h fiber/timer.h
+         fiber/context.h netfd/fd_mutex.h netfd/poll_desc.h netfd/netfd.h net/net.h)
 MESSAGE='gonet needs C++20: build with -std=c++20'
 compilers=(g++)
 command -v clang++ >/dev/null && compilers+=(clang++)

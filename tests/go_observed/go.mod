@@ -1,0 +1,3 @@
+module gonet/tests/go_observed
+
+go 1.19
