@@ -1,11 +1,13 @@
 // Go's sync.Mutex (normal + starvation modes), sync.RWMutex, sync.Cond,
-// sync.WaitGroup and sync.Once, re-implemented on fiber parking. Differences: waiters
+// sync.WaitGroup and sync.Once, and golang.org/x/sync's semaphore.Weighted and
+// errgroup.Group, re-implemented on fiber parking. Differences: waiters
 // queue on a WaitQueue (fiber/internal/wait_queue.h) under a spin lock per object
 // instead of Go's semaphore table; RWMutex's two semaphores are such queues with a
 // count (RWMutex::Sema).
 #include "fiber/sync.h"
 
 #include "absl/base/internal/raw_logging.h"
+#include "fiber/fiber.h"
 
 namespace gonet::fiber {
 
@@ -318,6 +320,123 @@ void Once::DoSlow(absl::FunctionRef<void()> f) ABSL_NO_THREAD_SAFETY_ANALYSIS {
     finish.ran = true;
     f();
   }
+}
+
+}  // namespace gonet::fiber
+
+namespace gonet::fiber {
+
+// ---------------------------------------------------------------- Semaphore
+
+absl::Status Semaphore::Acquire(const Context& ctx, int64_t n) {
+  Channel<std::monostate>& done = ctx.Done();
+  mu_.Lock();
+  // ctx ending "happened before" the acquire, even if the units are free now (Go).
+  bool closed = false;
+  if (!done.TryRecv(&closed).has_value() && closed) {
+    mu_.Unlock();
+    return ctx.Err();
+  }
+  if (size_ - cur_ >= n && waiters_.empty()) {
+    cur_ += n;
+    mu_.Unlock();
+    return absl::OkStatus();
+  }
+  if (n > size_) {
+    // Doomed: don't make other acquirers queue behind it.
+    mu_.Unlock();
+    done.Recv();
+    return ctx.Err();
+  }
+  Channel<std::monostate> ready;
+  auto it = waiters_.insert(waiters_.end(), Waiter{n, &ready});
+  mu_.Unlock();
+  if (Select({OnRecv<std::monostate>(done, nullptr), OnRecv<std::monostate>(ready, nullptr)}) == 1) {
+    return absl::OkStatus();
+  }
+  absl::Status err = ctx.Err();
+  fiber_internal::SpinLockHolder l(&mu_);
+  bool granted = false;
+  ready.TryRecv(&granted);
+  if (granted) {
+    // Granted while ctx ended: keep the units rather than repair the queue (Go).
+    return absl::OkStatus();
+  }
+  const bool front = it == waiters_.begin();
+  waiters_.erase(it);
+  // Leaving the front may let the ones behind through.
+  if (front && size_ > cur_) NotifyWaiters();
+  return err;
+}
+
+bool Semaphore::TryAcquire(int64_t n) {
+  fiber_internal::SpinLockHolder l(&mu_);
+  if (size_ - cur_ >= n && waiters_.empty()) {
+    cur_ += n;
+    return true;
+  }
+  return false;
+}
+
+void Semaphore::Release(int64_t n) {
+  fiber_internal::SpinLockHolder l(&mu_);
+  cur_ -= n;
+  if (cur_ < 0) ABSL_RAW_LOG(FATAL, "semaphore: released more than held");
+  NotifyWaiters();
+}
+
+void Semaphore::NotifyWaiters() {
+  while (!waiters_.empty()) {
+    Waiter& w = waiters_.front();
+    // Not enough for the front one: keep the rest waiting too (FIFO, no starvation of
+    // large requests).
+    if (size_ - cur_ < w.n) break;
+    cur_ += w.n;
+    Channel<std::monostate>* ready = w.ready;
+    waiters_.pop_front();
+    ready->Close();
+  }
+}
+
+// ---------------------------------------------------------------- Group
+
+Group::Group(const Context& parent) {
+  auto [ctx, cancel] = WithCancel(parent);
+  ctx_ = std::move(ctx);
+  cancel_ = std::move(cancel);
+}
+
+Group::~Group() {
+  // The fibers reference *this until their wg_.Done(). Outside a fiber, Wait is fatal
+  // if it would have to park (fibers still running).
+  wg_.Wait();
+  cancel_();
+}
+
+void Group::Go(absl::AnyInvocable<absl::Status() &&> fn) {
+  wg_.Add(1);
+  ::gonet::Go([this, fn = std::move(fn)]() mutable {
+    absl::Status s = std::move(fn)();
+    if (!s.ok()) {
+      bool first = false;
+      {
+        fiber_internal::SpinLockHolder l(&mu_);
+        if (err_.ok()) {
+          err_ = std::move(s);
+          first = true;
+        }
+      }
+      if (first) cancel_();
+    }
+    wg_.Done();  // last: *this may be gone after it
+  });
+}
+
+absl::Status Group::Wait() {
+  wg_.Wait();
+  cancel_();
+  fiber_internal::SpinLockHolder l(&mu_);
+  return err_;
 }
 
 }  // namespace gonet::fiber

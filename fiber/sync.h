@@ -10,10 +10,15 @@
 
 #include <atomic>
 #include <cstdint>
+#include <list>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "fiber/channel.h"
+#include "fiber/context.h"
 #include "fiber/internal/scheduler.h"
 #include "fiber/internal/spinlock.h"
 #include "fiber/internal/wait_queue.h"
@@ -240,6 +245,65 @@ class Once {
   // visible to every Do that returns).
   std::atomic<uint32_t> done_{0};
   Mutex m_;
+};
+
+// Go's golang.org/x/sync/semaphore.Weighted: a counting semaphore of `n` units, whose
+// acquirers wait FIFO (a large request at the front holds back smaller ones behind it,
+// so it is never starved). Acquire parks the fiber (never the thread) until the units
+// are free or ctx ends, whichever comes first; a ctx already done fails even when the
+// units are free (as Go). A request larger than the whole semaphore waits for ctx
+// only. Release of more than is held is a fatal error (Go panics: "semaphore:
+// released more than held"). TryAcquire and Release work on any thread; Acquire
+// parks, so it is fiber only when it must wait.
+class Semaphore {
+ public:
+  explicit Semaphore(int64_t n) : size_(n) {}
+  Semaphore(const Semaphore&) = delete;
+  Semaphore& operator=(const Semaphore&) = delete;
+
+  absl::Status Acquire(const Context& ctx, int64_t n);  // ctx's Err() if it ends first
+  bool TryAcquire(int64_t n);
+  void Release(int64_t n);
+
+ private:
+  struct Waiter {
+    int64_t n;
+    Channel<std::monostate>* ready;  // closed (under mu_) once the units are granted
+  };
+  // Grants units to waiters from the front while they fit.
+  void NotifyWaiters() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const int64_t size_;
+  fiber_internal::SpinLock mu_;
+  // INVARIANT: 0 <= cur_ <= size_ (units held); a waiter is in waiters_ until it is
+  // granted (removed and its `ready` closed, under mu_) or it gives up (removes itself
+  // under mu_, after checking `ready` is still open).
+  int64_t cur_ ABSL_GUARDED_BY(mu_) = 0;
+  std::list<Waiter> waiters_ ABSL_GUARDED_BY(mu_);
+};
+
+// Go's golang.org/x/sync/errgroup.Group, made with WithContext: Go runs fn in a new
+// fiber; the first fn to return a non-OK status cancels context() and is what Wait
+// returns; Wait waits for every fn, then cancels context() too (as Go). Go and Wait
+// are fiber only. Destroying a Group waits for its fibers first (they reference it),
+// as Wait does; outside a fiber, with fibers still running, that is a fatal error.
+class Group {
+ public:
+  explicit Group(const Context& parent = Background());
+  Group(const Group&) = delete;
+  Group& operator=(const Group&) = delete;
+  ~Group();
+
+  const Context& context() const { return ctx_; }
+  void Go(absl::AnyInvocable<absl::Status() &&> fn);
+  absl::Status Wait();  // the first non-OK status, or OK
+
+ private:
+  Context ctx_;
+  CancelFunc cancel_;
+  WaitGroup wg_;
+  fiber_internal::SpinLock mu_;
+  absl::Status err_ ABSL_GUARDED_BY(mu_);  // the first error; set once
 };
 
 }  // namespace gonet::fiber

@@ -1,8 +1,9 @@
 // Go's net.Dialer.DialContext for TCP (net/dial.go: dialParallel, dialSerial,
 // partialDeadline; net/tcpsock_posix.go: doDialTCP's self-connect retry;
-// net/fd_unix.go: connect), on netfd. Differences: no context.Context; the Dialer's
-// timeout and deadline are the only cancellation, plus the internal cancel that
-// stops the losing Happy Eyeballs racer.
+// net/fd_unix.go: connect and its context interrupter), on netfd. Cancellation: the
+// caller's context (a watcher fiber cancels every racer when it ends), the earliest of
+// the deadlines (the connect's own deadline), and the internal cancel that stops the
+// losing Happy Eyeballs racer.
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -11,6 +12,8 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "fiber/channel.h"
+#include "fiber/context.h"
 #include "fiber/fiber.h"
 #include "fiber/sync.h"
 #include "net/errors.h"
@@ -25,25 +28,51 @@ using ConnOr = absl::StatusOr<std::shared_ptr<TCPConn>>;
 constexpr absl::Duration kFallbackDelay = absl::Milliseconds(300);
 constexpr absl::Duration kMinPartial = absl::Seconds(2);
 
-// One racer's view: what to dial and how to cancel its in-flight connect.
+// One racer's view: what to dial and how to cancel its in-flight connect. The root
+// (the caller's) has the racers' views as children: canceling it cancels them.
 struct DialCtx {
   std::string network;
   net_internal::Network net;
   std::optional<Addr> local;
   absl::Time deadline;
+  const ControlFunc* control = nullptr;  // the Dialer's, which outlives the dial
   std::atomic<bool> canceled{false};
   fiber::Mutex mu;
   netfd::NetFD* inflight ABSL_GUARDED_BY(mu) = nullptr;
+  // Why it was canceled; set once, before `canceled` is stored.
+  absl::Status cancel_err ABSL_GUARDED_BY(mu);
+  std::vector<std::shared_ptr<DialCtx>> children ABSL_GUARDED_BY(mu);
 
-  void Cancel() {
-    canceled.store(true, std::memory_order_release);
+  void Cancel(const absl::Status& why) {
+    std::vector<std::shared_ptr<DialCtx>> kids;
+    {
+      fiber::MutexLock l(&mu);
+      if (canceled.load(std::memory_order_relaxed)) return;
+      cancel_err = why;
+      canceled.store(true, std::memory_order_release);
+      // Wake the connect through its write deadline (Go's aLongTimeAgo interrupter).
+      if (inflight != nullptr) (void)inflight->SetDeadline(-1, 'w');
+      kids = children;
+    }
+    for (auto& k : kids) k->Cancel(why);
+  }
+  absl::Status CancelErr() {
     fiber::MutexLock l(&mu);
-    // Wake the connect through its write deadline (Go's aLongTimeAgo interrupter).
-    if (inflight != nullptr) (void)inflight->SetDeadline(-1, 'w');
+    return cancel_err;
   }
   const Addr* local_ptr() const { return local ? &*local : nullptr; }
   bool local_port_zero() const { return !local || local->Port() == 0; }
 };
+
+// Go's mapErr: a context's error as net reports it.
+absl::Status MapCtxErr(const absl::Status& ctx_err) {
+  return ctx_err.code() == absl::StatusCode::kDeadlineExceeded ? net_internal::MakeTimeout()
+                                                                : net_internal::MakeCanceled();
+}
+
+bool Cancelable(const Context& ctx) {
+  return &ctx.Done() != &fiber::Channel<std::monostate>::Nil();
+}
 
 absl::Status DialErr(const DialCtx& dc, const Addr& ra, const absl::Status& inner) {
   return net_internal::OpError("dial", dc.network, dc.local_ptr(), &ra, inner);
@@ -59,6 +88,13 @@ ConnOr DialSingle(DialCtx& dc, const Addr& ra, absl::Time deadline) {
       return DialErr(dc, ra, FdErrorToStatus(e));
     }
     if (fam.family == AF_INET6) (void)fd->SetSockoptInt(IPPROTO_IPV6, IPV6_V6ONLY, fam.v6only ? 1 : 0);
+    if (dc.control != nullptr && *dc.control) {
+      if (absl::Status cs = net_internal::RunControl(*dc.control, dc.network, fam.family,
+                                                     ra.String(), fd.get());
+          !cs.ok()) {
+        return DialErr(dc, ra, cs);
+      }
+    }
     if (dc.local) {
       sockaddr_storage ls{};
       auto ll = dc.local->ToSockaddr(fam.family, &ls);
@@ -87,7 +123,7 @@ ConnOr DialSingle(DialCtx& dc, const Addr& ra, absl::Time deadline) {
       dc.inflight = nullptr;
     }
     if (dc.canceled.load(std::memory_order_acquire)) {
-      return DialErr(dc, ra, net_internal::MakeCanceled());  // even if it connected
+      return DialErr(dc, ra, dc.CancelErr());  // even if it connected
     }
     if (!e.ok()) {
       if (may_retry && e.kind == netfd::FdError::Kind::kErrno && e.err == EADDRNOTAVAIL) continue;
@@ -113,9 +149,7 @@ ConnOr DialSerial(DialCtx& dc, const std::vector<Addr>& addrs) {
   absl::Status first_err;
   for (size_t i = 0; i < addrs.size(); ++i) {
     const Addr& ra = addrs[i];
-    if (dc.canceled.load(std::memory_order_acquire)) {
-      return DialErr(dc, ra, net_internal::MakeCanceled());
-    }
+    if (dc.canceled.load(std::memory_order_acquire)) return DialErr(dc, ra, dc.CancelErr());
     absl::Time pd = dc.deadline;
     if (dc.deadline != absl::InfiniteFuture()) {
       absl::Time now = absl::Now();
@@ -164,20 +198,32 @@ void StartRacer(std::shared_ptr<Race> race, std::shared_ptr<DialCtx> dc, std::ve
   });
 }
 
-std::shared_ptr<DialCtx> CopyCtx(const DialCtx& dc) {
+// A racer's view of the root: canceled with it (and at once if it already is).
+std::shared_ptr<DialCtx> ChildCtx(DialCtx& dc) {
   auto c = std::make_shared<DialCtx>();
   c->network = dc.network;
   c->net = dc.net;
   c->local = dc.local;
   c->deadline = dc.deadline;
+  c->control = dc.control;
+  absl::Status already;
+  {
+    fiber::MutexLock l(&dc.mu);
+    if (dc.canceled.load(std::memory_order_relaxed)) {
+      already = dc.cancel_err;
+    } else {
+      dc.children.push_back(c);
+    }
+  }
+  if (!already.ok()) c->Cancel(already);
   return c;
 }
 
-ConnOr DialParallel(const DialCtx& dc, const std::vector<Addr>& primaries,
+ConnOr DialParallel(DialCtx& dc, const std::vector<Addr>& primaries,
                     const std::vector<Addr>& fallbacks) {
   auto race = std::make_shared<Race>();
-  auto pctx = CopyCtx(dc);
-  auto fctx = CopyCtx(dc);
+  auto pctx = ChildCtx(dc);
+  auto fctx = ChildCtx(dc);
   StartRacer(race, pctx, primaries, true);
   bool fallback_started = false;
   absl::Time fallback_at = absl::Now() + kFallbackDelay;
@@ -198,8 +244,8 @@ ConnOr DialParallel(const DialCtx& dc, const std::vector<Addr>& primaries,
     race->results.erase(race->results.begin());
     if (r.conn.ok()) {
       race->returned = true;
-      pctx->Cancel();
-      fctx->Cancel();
+      pctx->Cancel(net_internal::MakeCanceled());
+      fctx->Cancel(net_internal::MakeCanceled());
       return std::move(r.conn);
     }
     (r.primary ? primary_err : fallback_err) = r.conn.status();
@@ -214,17 +260,41 @@ ConnOr DialParallel(const DialCtx& dc, const std::vector<Addr>& primaries,
   }
 }
 
+absl::StatusOr<std::shared_ptr<Conn>> FinishDial(DialCtx& dc, const net_internal::AddrList& list,
+                                                 absl::Duration keep_alive) {
+  ConnOr c;
+  if (dc.network == "tcp") {
+    net_internal::Partitioned parts = net_internal::PartitionAddrs(list.addrs);
+    c = parts.fallbacks.empty() ? DialSerial(dc, parts.primaries)
+                                : DialParallel(dc, parts.primaries, parts.fallbacks);
+  } else {
+    c = DialSerial(dc, list.addrs);
+  }
+  if (!c.ok()) return c.status();
+  net_internal::ApplyKeepAlive(c->get(), keep_alive);
+  return std::shared_ptr<Conn>(std::move(*c));
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<Conn>> Dialer::Dial(std::string_view network,
                                                    std::string_view address) const {
+  return DialContext(Background(), network, address);
+}
+
+absl::StatusOr<std::shared_ptr<Conn>> Dialer::DialContext(const Context& ctx,
+                                                          std::string_view network,
+                                                          std::string_view address) const {
   if (!netfd::InFiber()) return net_internal::MakeNotFiber();
   DialCtx dc;
   dc.network = std::string(network);
   dc.deadline = deadline;
   if (timeout != absl::ZeroDuration()) dc.deadline = std::min(dc.deadline, absl::Now() + timeout);
-  auto lookup = [](net_internal::Network n, std::string_view host) {
-    return net_internal::LookupIPAddrBlocking(n, host);
+  if (std::optional<absl::Time> d = ctx.Deadline()) dc.deadline = std::min(dc.deadline, *d);
+  dc.control = &control;
+  // Lookups end with ctx or at the deadline (Go runs them under a context with it).
+  auto lookup = [&ctx, &dc](net_internal::Network n, std::string_view host) {
+    return net_internal::LookupIPAddrContext(ctx, dc.deadline, n, host);
   };
   if (!local_address.empty()) {
     auto ln = net_internal::ParseNetwork(network);
@@ -237,17 +307,33 @@ absl::StatusOr<std::shared_ptr<Conn>> Dialer::Dial(std::string_view network,
                                             dc.local_ptr(), lookup);
   if (!list.ok()) return net_internal::OpError("dial", network, "", "", list.status());
   dc.net = list->net;
-  ConnOr c;
-  if (dc.network == "tcp") {
-    net_internal::Partitioned parts = net_internal::PartitionAddrs(list->addrs);
-    c = parts.fallbacks.empty() ? DialSerial(dc, parts.primaries)
-                                : DialParallel(dc, parts.primaries, parts.fallbacks);
-  } else {
-    c = DialSerial(dc, list->addrs);
+  // A ctx already done fails here, before any socket (Go checks before each address).
+  if (absl::Status e = ctx.Err(); !e.ok()) dc.Cancel(MapCtxErr(e));
+  // Go's interrupter: while the dial runs, a fiber waits for ctx's end and cancels it.
+  // The dial closes `over` when it is done; the fiber's references keep what it
+  // touches alive, and after `over` nothing it cancels is in flight any more.
+  if (Cancelable(ctx) && !dc.canceled.load(std::memory_order_acquire)) {
+    auto over = std::make_shared<fiber::Channel<std::monostate>>();
+    auto done_watching = std::make_shared<fiber::Channel<std::monostate>>();
+    gonet::Go([ctx, over, done_watching, &dc] {
+      if (fiber::Select({fiber::OnRecv<std::monostate>(ctx.Done(), nullptr),
+                         fiber::OnRecv<std::monostate>(*over, nullptr)}) == 0) {
+        dc.Cancel(MapCtxErr(ctx.Err()));
+      }
+      done_watching->Close();
+    });
+    // The watcher touches dc (on this stack): wait for it before returning.
+    struct Join {
+      std::shared_ptr<fiber::Channel<std::monostate>> over, done;
+      ~Join() {
+        over->Close();
+        done->Recv();
+      }
+    };
+    Join join{over, done_watching};
+    return FinishDial(dc, *list, keep_alive);
   }
-  if (!c.ok()) return c.status();
-  net_internal::ApplyKeepAlive(c->get(), keep_alive);
-  return std::shared_ptr<Conn>(std::move(*c));
+  return FinishDial(dc, *list, keep_alive);
 }
 
 absl::StatusOr<std::shared_ptr<Conn>> Dial(std::string_view network, std::string_view address) {

@@ -340,7 +340,7 @@ absl::Status MakeTimeout() {
 }
 
 absl::Status MakeCanceled() {
-  return Make(absl::StatusCode::kUnknown, "operation was canceled",
+  return Make(absl::StatusCode::kCancelled, "operation was canceled",
               KindInfo(ErrorKind::kCanceled));
 }
 
@@ -384,8 +384,9 @@ absl::Status MakeDNSError(const DNSErrorSpec& spec) {
   info.temporary = spec.timeout || spec.temporary;
   info.not_found = spec.not_found;
   const absl::StatusCode code = spec.not_found ? absl::StatusCode::kNotFound
-                                : spec.timeout ? absl::StatusCode::kDeadlineExceeded
-                                               : absl::StatusCode::kUnknown;
+                                : spec.timeout  ? absl::StatusCode::kDeadlineExceeded
+                                : spec.canceled ? absl::StatusCode::kCancelled
+                                                : absl::StatusCode::kUnknown;
   return Make(code, msg, info);
 }
 

@@ -108,6 +108,7 @@ struct DNSErrorSpec {
   bool timeout = false;
   bool temporary = false;
   bool not_found = false;
+  bool canceled = false;    // the caller's context was canceled (kCancelled)
 };
 absl::Status MakeDNSError(const DNSErrorSpec& spec);
 // Go's errNoSuchHost text, for DNSErrorSpec::err.

@@ -32,6 +32,19 @@ void ApplyKeepAlive(net::TCPConn* c, absl::Duration keep_alive);
 // slow getaddrinfo holds only its own thread, not the fiber's proc. Any thread.
 absl::StatusOr<std::vector<IPAddr>> LookupIPAddrBlocking(Network net, std::string_view host);
 
+// The same under a context (Go's lookupIPAddr racing ctx.Done()): gives up when ctx
+// ends or at `deadline`, whichever is first, with Go's DNSError texts "lookup HOST:
+// operation was canceled" (kCancelled) or "lookup HOST: i/o timeout"
+// (kDeadlineExceeded). The abandoned lookup finishes in its own fiber. Fiber only.
+absl::StatusOr<std::vector<IPAddr>> LookupIPAddrContext(const Context& ctx, absl::Time deadline,
+                                                        Network net, std::string_view host);
+
+// Runs a Dialer's or ListenConfig's control on fd (net.h's ControlFunc) with Go's
+// network name for the socket ("tcp4", "tcp6"; `network` as given when it already
+// names the family). Exceptions from control propagate.
+absl::Status RunControl(const net::ControlFunc& control, std::string_view network, int family,
+                        std::string_view address, netfd::NetFD* fd);
+
 // getsockname / getpeername as net::Addr (empty Addr on failure).
 net::Addr SockName(int fd);
 net::Addr PeerName(int fd);

@@ -12,11 +12,17 @@ using net_internal::FdErrorToStatus;
 
 absl::StatusOr<std::shared_ptr<Listener>> ListenConfig::Listen(std::string_view network,
                                                                std::string_view address) const {
+  return Listen(Background(), network, address);
+}
+
+absl::StatusOr<std::shared_ptr<Listener>> ListenConfig::Listen(const Context& ctx,
+                                                               std::string_view network,
+                                                               std::string_view address) const {
   if (!netfd::InFiber()) return net_internal::MakeNotFiber();
   auto list = net_internal::ResolveAddrList(
       net_internal::SockMode::kListen, network, address, nullptr,
-      [](net_internal::Network n, std::string_view host) {
-        return net_internal::LookupIPAddrBlocking(n, host);
+      [&ctx](net_internal::Network n, std::string_view host) {
+        return net_internal::LookupIPAddrContext(ctx, absl::InfiniteFuture(), n, host);
       });
   if (!list.ok()) return net_internal::OpError("listen", network, "", "", list.status());
   const Addr laddr = net_internal::FirstForListen(list->addrs);
@@ -33,6 +39,13 @@ absl::StatusOr<std::shared_ptr<Listener>> ListenConfig::Listen(std::string_view 
   if (auto e = fd->SetSockoptInt(SOL_SOCKET, SO_REUSEADDR, 1); !e.ok()) return fail(FdErrorToStatus(e));
   if (reuse_port) {
     if (auto e = fd->SetSockoptInt(SOL_SOCKET, SO_REUSEPORT, 1); !e.ok()) return fail(FdErrorToStatus(e));
+  }
+  if (control) {
+    // After Go's default listener options, before bind (sock_posix.go listenStream).
+    if (absl::Status cs = net_internal::RunControl(control, network, fam.family, laddr.String(), fd.get());
+        !cs.ok()) {
+      return fail(cs);
+    }
   }
   sockaddr_storage ss{};
   auto sl = laddr.ToSockaddr(fam.family, &ss);

@@ -59,6 +59,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -69,6 +70,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "fiber/context.h"
 
 namespace gonet::net_internal {
 struct ConnAccess;
@@ -284,21 +286,47 @@ absl::StatusOr<std::shared_ptr<Conn>> DialTimeout(std::string_view network,
                                                   std::string_view address,
                                                   absl::Duration timeout);
 
+// Go's Dialer.Control / ListenConfig.Control: runs on every socket a Dial or Listen
+// makes, after socket() and before bind/connect, with Go's network name for it
+// ("tcp4" or "tcp6") and the address it is about to connect to (Dial) or bind (Listen),
+// as "ip:port". A non-OK status (or an exception) aborts that socket: the call fails
+// with "dial tcp ADDR: <status's message>" (or "listen ..."), keeping the status's code.
+using ControlFunc =
+    std::function<absl::Status(std::string_view network, std::string_view address, int fd)>;
+
 // Go's net.Dialer.
 struct Dialer {
   absl::Duration timeout = absl::ZeroDuration();     // zero = none; negative = already expired
   absl::Time deadline = absl::InfiniteFuture();      // the earlier of the two wins
   absl::Duration keep_alive = absl::ZeroDuration();  // zero = Go's default (15s); negative = off
   std::string local_address;                         // "" = any; "ip:port" to bind before connect
+  ControlFunc control;                               // empty = none
+  // DialContext(Background(), ...).
   absl::StatusOr<std::shared_ptr<Conn>> Dial(std::string_view network,
                                              std::string_view address) const;
+  // Go's DialContext. The earliest of ctx's deadline, `deadline` and now + `timeout`
+  // bounds the whole dial, host name lookup included ("dial tcp ADDR: i/o timeout", or
+  // "dial tcp: lookup HOST: i/o timeout"). Canceling ctx stops it at once, a connect
+  // in progress too, whose socket is closed: "dial tcp ADDR: operation was canceled"
+  // (kCancelled), or "dial tcp: lookup HOST: operation was canceled" during the
+  // lookup. A ctx already done fails before any socket is made. Once it returns, ctx no
+  // longer matters to the connection (as Go). Fiber only.
+  absl::StatusOr<std::shared_ptr<Conn>> DialContext(const Context& ctx, std::string_view network,
+                                                    std::string_view address) const;
 };
 
 // Go's net.ListenConfig (plus SO_REUSEPORT, which Go leaves to Control).
 struct ListenConfig {
   int backlog = 0;  // 0 = the system's somaxconn, as Go reads it
   bool reuse_port = false;
+  ControlFunc control;  // empty = none
+  // Listen(Background(), ...).
   absl::StatusOr<std::shared_ptr<Listener>> Listen(std::string_view network,
+                                                   std::string_view address) const;
+  // Go's ListenConfig.Listen: ctx bounds the host name lookup only ("listen tcp: lookup
+  // HOST: operation was canceled"); an address without a name to look up listens even
+  // under a canceled ctx (as Go). Fiber only.
+  absl::StatusOr<std::shared_ptr<Listener>> Listen(const Context& ctx, std::string_view network,
                                                    std::string_view address) const;
 };
 

@@ -7,6 +7,9 @@
 #include <climits>
 
 #include "absl/base/internal/raw_logging.h"
+#include "absl/time/clock.h"
+#include "fiber/channel.h"
+#include "fiber/context.h"
 #include "fiber/fiber.h"
 #include "net/errors.h"
 #include "net/internal.h"
@@ -77,12 +80,52 @@ net::Addr PeerName(int fd) {
 absl::StatusOr<std::vector<IPAddr>> LookupIPAddrBlocking(Network net, std::string_view host) {
   // The lookup may block its thread for seconds (getaddrinfo, DNS): inside Blocking
   // the fiber's proc moves to another thread meanwhile, so the other fibers keep
-  // running, and no thread is started per lookup. Deadlines: a lookup is not bounded
-  // by the Dialer's deadline (docs/behavior.md, differences from Go, item 11; Go's
-  // would be, through its context); the deadline applies from the connect on.
-  // Bounding it would take the lookup in a helper fiber and the dialer waiting on it
-  // with a deadline.
+  // running, and no thread is started per lookup.
   return gonet::Blocking([net, host] { return LookupIPAddr(net, host); });
+}
+
+absl::StatusOr<std::vector<IPAddr>> LookupIPAddrContext(const Context& ctx, absl::Time deadline,
+                                                        Network net, std::string_view host) {
+  const bool cancelable = &ctx.Done() != &fiber::Channel<std::monostate>::Nil();
+  if (!cancelable && deadline == absl::InfiniteFuture()) return LookupIPAddrBlocking(net, host);
+  auto ended = [&](const absl::Status& why) {
+    const bool timeout = why.code() == absl::StatusCode::kDeadlineExceeded;
+    return MakeDNSError({.err = timeout ? "i/o timeout" : "operation was canceled",
+                         .name = host,
+                         .timeout = timeout,
+                         .canceled = !timeout});
+  };
+  if (absl::Status e = ctx.Err(); !e.ok()) return ended(e);
+  if (deadline <= absl::Now()) return ended(absl::DeadlineExceededError(""));
+  // getaddrinfo cannot be interrupted: it runs in its own fiber, which owns what it
+  // uses; whoever gives up first leaves it to finish and drop its result.
+  using Result = absl::StatusOr<std::vector<IPAddr>>;
+  auto result = std::make_shared<fiber::Channel<Result>>(1);
+  gonet::Go([result, net, name = std::string(host)] {
+    result->Send(LookupIPAddrBlocking(net, name));
+  });
+  auto [bounded, cancel] = WithDeadline(ctx, deadline);
+  std::optional<Result> r;
+  const int k = fiber::Select({fiber::OnRecv(*result, &r),
+                               fiber::OnRecv<std::monostate>(bounded.Done(), nullptr)});
+  cancel();
+  if (k == 0) return std::move(*r);
+  // The deadline is ours unless ctx itself ended (its own error then).
+  absl::Status why = ctx.Err();
+  return ended(why.ok() ? absl::DeadlineExceededError("") : why);
+}
+
+absl::Status RunControl(const net::ControlFunc& control, std::string_view network, int family,
+                        std::string_view address, netfd::NetFD* fd) {
+  std::string name(network);
+  if (name != "unix" && name != "unixgram" && name != "unixpacket" && !name.empty() &&
+      name.back() != '4' && name.back() != '6') {
+    name += family == AF_INET ? "4" : "6";
+  }
+  absl::Status st;
+  absl::Status held = FdErrorToStatus(fd->Control([&](int s) { st = control(name, address, s); }));
+  if (!held.ok()) return held;
+  return st;
 }
 
 int ListenerBacklog() {
