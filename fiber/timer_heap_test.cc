@@ -3,6 +3,8 @@
 #include "fiber/internal/timer_heap.h"
 
 #include <algorithm>
+#include <atomic>
+#include <thread>
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -172,6 +174,50 @@ TEST(TimerHeap, CallbackMayReArmItsTimer) {
   EXPECT_EQ(heap.RunDue(20, &ready), 1);
   EXPECT_EQ(t.state.load(), Timer::kIdle);
   EXPECT_EQ(t.arg, 2u);
+}
+
+// A callback that re-armed its timer while it runs: DeleteSync must still wait for that
+// run to end (the timer is pending again, so Delete alone reports it disarmed).
+TEST(TimerHeap, DeleteSyncWaitsForRunOfReArmedTimer) {
+  struct State {
+    TimerHeap* heap;
+    std::atomic<bool> in_fn{false};
+    std::atomic<bool> release{false};
+    std::atomic<bool> finished{false};
+  };
+  TimerHeap heap;
+  State st{&heap};
+  Timer t;
+  t.ctx = &st;
+  t.fn = [](Timer* tm, FiberList*) {
+    auto* s = static_cast<State*>(tm->ctx);
+    s->heap->Reset(tm, int64_t{1} << 60);  // re-armed far away while still running
+    s->in_fn = true;
+    while (!s->release.load()) std::this_thread::yield();
+    s->finished = true;
+  };
+  heap.Reset(&t, 10);
+  std::thread runner([&] {
+    FiberList ready;
+    heap.RunDue(10, &ready);
+  });
+  while (!st.in_fn.load()) std::this_thread::yield();
+  std::atomic<bool> deleted{false};
+  bool was_pending = false;
+  std::thread deleter([&] {
+    was_pending = heap.DeleteSync(&t);
+    deleted = true;
+  });
+  // DeleteSync cannot return while fn runs: release fn only after checking that.
+  for (int i = 0; i < 1000; ++i) std::this_thread::yield();
+  EXPECT_FALSE(deleted.load());
+  st.release = true;
+  deleter.join();
+  runner.join();
+  EXPECT_TRUE(st.finished.load());
+  EXPECT_TRUE(was_pending);  // the re-arming was disarmed
+  EXPECT_EQ(heap.size(), 0u);
+  EXPECT_EQ(t.running.load(), 0);
 }
 
 TEST(TimerHeap, HundredThousandRandomTimersPopInOrder) {

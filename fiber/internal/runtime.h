@@ -146,7 +146,7 @@ class Machine {
   // after_switch timers that FindRunnableFast found due while the parking fiber may
   // still hold their lock (timer_heap.h): run by RunAfterSwitch, on the far side of the
   // switch (or by the scheduler loop / a yielder that does not switch). This thread only.
-  Timer* deferred_timers = nullptr;
+  std::vector<Timer*> deferred_timers;
   void RunDeferredTimers();
 
   // Shared with the monitor (see the protocol in this file's header comment).

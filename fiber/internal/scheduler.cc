@@ -122,10 +122,8 @@ void SwitchTo(Machine* m, Fiber* from, Fiber* to, bool from_dying) {
 }
 
 void Machine::RunDeferredTimers() {
-  Timer* list = deferred_timers;
-  deferred_timers = nullptr;
   FiberList l;
-  TimerHeap::RunDeferred(list, &l);
+  TimerHeap::RunDeferred(&deferred_timers, &l);
   if (l.empty()) return;
   bool many = l.front()->next != nullptr;
   p->PutLocalBatch(&l);
@@ -135,7 +133,7 @@ void Machine::RunDeferredTimers() {
 void Machine::RunAfterSwitch() {
   After a = after;
   if (a != After::kNone) RunAfterStep(a);
-  if (deferred_timers != nullptr) RunDeferredTimers();
+  if (!deferred_timers.empty()) RunDeferredTimers();
 }
 
 void Machine::RunAfterStep(After a) {
@@ -369,7 +367,7 @@ Fiber* Proc::FindRunnableBlocking() {
   for (;;) {
     if (rt->stopping.load(std::memory_order_acquire)) return nullptr;
     Fiber* f = FindRunnableFast();
-    if (Machine* self = t_machine; self->deferred_timers != nullptr) {
+    if (Machine* self = t_machine; !self->deferred_timers.empty()) {
       // On the scheduler stack no fiber lock is held: run them now.
       if (f != nullptr) PutNext(f);
       self->RunDeferredTimers();
@@ -561,7 +559,7 @@ void YieldFiber() {
       // Still a scheduling point for the monitor (this fiber is not stalled).
       p->schedtick.store(p->schedtick.load(std::memory_order_relaxed) + 1,
                          std::memory_order_relaxed);
-      if (m->deferred_timers != nullptr) m->RunDeferredTimers();
+      if (!m->deferred_timers.empty()) m->RunDeferredTimers();
       LeaveRuntime(m, inside);
       return;
     }
@@ -629,7 +627,6 @@ const char* WaitReasonName(WaitReason r) {
     case WaitReason::kWaitGroup: return "WaitGroup";
     case WaitReason::kSleep: return "sleep";
     case WaitReason::kSemacquire: return "semacquire";
-    case WaitReason::kTimer: return "timer";
     case WaitReason::kChanReceiveNil: return "chan receive (nil chan)";
     case WaitReason::kChanSendNil: return "chan send (nil chan)";
     case WaitReason::kSelectNoCases: return "select (no cases)";

@@ -63,7 +63,6 @@ enum class WaitReason : uint8_t {
   kWaitGroup,    // "WaitGroup"
   kSleep,        // "sleep"
   kSemacquire,   // "semacquire" (an FdMutex or another runtime semaphore)
-  kTimer,        // "timer" (a fiber::Timer or Ticker channel)
   kChanReceiveNil,  // "chan receive (nil chan)"
   kChanSendNil,     // "chan send (nil chan)"
   kSelectNoCases,   // "select (no cases)"

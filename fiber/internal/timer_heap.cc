@@ -100,9 +100,11 @@ bool TimerHeap::Delete(Timer* t) {
 }
 
 bool TimerHeap::DeleteSync(Timer* t) {
-  if (Delete(t)) return true;
-  while (t->state.load(std::memory_order_acquire) == Timer::kFiring) std::this_thread::yield();
-  return false;
+  const bool was_pending = Delete(t);
+  // Wait out every run of fn that began before the Delete, also one whose timer was
+  // re-armed meanwhile (its state is then pending again, or idle after Delete).
+  while (t->running.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+  return was_pending;
 }
 
 namespace {
@@ -114,19 +116,18 @@ void RunFiring(Timer* t, FiberList* ready) {
   int expected = Timer::kFiring;
   t->state.compare_exchange_strong(expected, Timer::kIdle, std::memory_order_acq_rel);
   ready->Append(&mine);
+  // Last touch of t: once running is zero, DeleteSync's caller may free it.
+  t->running.fetch_sub(1, std::memory_order_release);
 }
 }  // namespace
 
-void TimerHeap::RunDeferred(Timer* list, FiberList* ready) {
-  while (list != nullptr) {
-    Timer* t = list;
-    list = t->next_deferred;  // read before fn: once idle, t may be destroyed or re-armed
-    t->next_deferred = nullptr;
-    RunFiring(t, ready);
-  }
+void TimerHeap::RunDeferred(std::vector<Timer*>* list, FiberList* ready) {
+  // fn may not add to *list (it runs outside RunDue), so plain iteration is safe.
+  for (Timer* t : *list) RunFiring(t, ready);
+  list->clear();
 }
 
-int TimerHeap::RunDue(int64_t now, FiberList* ready, Timer** deferred) {
+int TimerHeap::RunDue(int64_t now, FiberList* ready, std::vector<Timer*>* deferred) {
   int ran = 0;
   for (;;) {
     Timer* t;
@@ -136,12 +137,13 @@ int TimerHeap::RunDue(int64_t now, FiberList* ready, Timer** deferred) {
       t = heap_[0];
       RemoveAt(0);
       t->state.store(Timer::kFiring, std::memory_order_relaxed);
+      // Under mu_: a Delete that finds t no longer pending sees the run counted.
+      t->running.fetch_add(1, std::memory_order_relaxed);
       Publish();
     }
     ++ran;
     if (deferred != nullptr && t->after_switch) {
-      t->next_deferred = *deferred;
-      *deferred = t;
+      deferred->push_back(t);
       continue;
     }
     RunFiring(t, ready);

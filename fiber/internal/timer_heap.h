@@ -34,7 +34,6 @@ struct Timer {
   // but handed to RunDue's `deferred` list, and runs right after the switch, once the
   // lock is free (still kFiring meanwhile, so DeleteSync waits for it).
   bool after_switch = false;
-  Timer* next_deferred = nullptr;  // RunDue's deferred list; written by its runner
 
   // Written under the heap lock only.
   int64_t when = 0;  // monotonic ns (MonoNanos())
@@ -44,6 +43,11 @@ struct Timer {
   // it meanwhile (kFiring -> kPending under the lock), in which case it stays pending.
   enum State : int { kIdle = 0, kPending = 1, kFiring = 2 };
   std::atomic<int> state{kIdle};
+  // Runs of fn begun (popped, under the heap lock) and not yet finished, deferred ones
+  // included. Usually 0 or 1; 2 when fn re-armed t and another thread ran it again
+  // before the first run returned (owners tolerate overlapping runs, or don't re-arm
+  // from fn). DeleteSync waits for it to drop to 0.
+  std::atomic<int> running{0};
 };
 
 // Monotonic clock in ns (CLOCK_MONOTONIC).
@@ -57,17 +61,19 @@ class TimerHeap {
   // Disarms t. Returns true if it was pending (fn will not run for this arming).
   // If fn is running right now it keeps running: callers tolerate that (seq numbers).
   bool Delete(Timer* t) ABSL_LOCKS_EXCLUDED(mu_);
-  // As Delete, then waits for a running fn to return, so t may be destroyed after.
-  // Never call it while holding a lock that fn takes.
+  // As Delete, then waits until no run of fn is in progress (also one whose timer was
+  // re-armed while it ran), so t may be destroyed after. Never call it while holding a
+  // lock that fn takes, nor from fn itself.
   bool DeleteSync(Timer* t) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Pops every timer due at `now` and runs it, appending woken fibers to `ready`.
-  // With `deferred`, after_switch timers are not run but pushed on *deferred (a
-  // stack linked through next_deferred); the caller runs them later with RunDeferred.
-  // Returns the number of timers run or deferred.
-  int RunDue(int64_t now, FiberList* ready, Timer** deferred = nullptr) ABSL_LOCKS_EXCLUDED(mu_);
-  // Runs timers that RunDue deferred (each still kFiring), appending woken fibers.
-  static void RunDeferred(Timer* list, FiberList* ready);
+  // With `deferred`, after_switch timers are not run but appended to *deferred (a
+  // timer re-armed and due again may be there twice: two runs); the caller runs them
+  // later with RunDeferred. Returns the number of timers run or deferred.
+  int RunDue(int64_t now, FiberList* ready, std::vector<Timer*>* deferred = nullptr)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Runs timers that RunDue deferred (in order), appending woken fibers; clears *list.
+  static void RunDeferred(std::vector<Timer*>* list, FiberList* ready);
 
   // Earliest pending deadline, or INT64_MAX; read without the lock.
   int64_t NextWhen() const { return next_when_.load(std::memory_order_acquire); }
