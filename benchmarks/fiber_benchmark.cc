@@ -26,11 +26,13 @@
 #include "absl/base/internal/raw_logging.h"
 #include "benchmark/benchmark.h"
 #include "fiber/channel.h"
+#include "fiber/context.h"
 #include "fiber/fiber.h"
 #include "fiber/internal/context.h"
 #include "fiber/internal/scheduler.h"
 #include "fiber/internal/timer_heap.h"
 #include "fiber/sync.h"
+#include "fiber/timer.h"
 #include "poller/poller.h"
 
 namespace gonet {
@@ -465,6 +467,37 @@ void BM_Timer_AddCancel(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_Timer_AddCancel)->ArgName("procs")->Arg(1)->UseRealTime()->MeasureProcessCPUTime();
+
+// One iteration = fiber::Timer::Reset an hour out, then Stop (Go's time.Timer pair).
+// Counterpart: Go's BenchmarkTimerResetStop.
+void BM_Timer_ResetStop(benchmark::State& state) {
+  gonet::Run([&] {
+    fiber::Timer t(absl::Hours(1));
+    t.Stop();
+    for (auto _ : state) {
+      t.Reset(absl::Hours(1));
+      if (!t.Stop()) state.SkipWithError("Stop found the timer inactive");
+    }
+  }, {.procs = Procs(state), .stall_report = absl::ZeroDuration()});  // a loop without yields
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Timer_ResetStop)->ArgName("procs")->Arg(1)->UseRealTime()->MeasureProcessCPUTime();
+
+// One iteration = WithCancel of a cancelable parent (registers with it) and its cancel
+// (closes Done, deregisters). Counterpart: Go's BenchmarkContextWithCancel.
+void BM_Context_WithCancel(benchmark::State& state) {
+  gonet::Run([&] {
+    auto [parent, stop] = gonet::WithCancel(gonet::Background());
+    for (auto _ : state) {
+      auto [ctx, cancel] = gonet::WithCancel(parent);
+      cancel();
+      if (ctx.Err().ok()) state.SkipWithError("not canceled");
+    }
+    stop();
+  }, {.procs = Procs(state), .stall_report = absl::ZeroDuration()});
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Context_WithCancel)->ArgName("procs")->Arg(1)->UseRealTime()->MeasureProcessCPUTime();
 
 // Baseline: a kernel timer (timerfd) armed an hour out and disarmed.
 void BM_Thread_Timer_AddCancel(benchmark::State& state) {

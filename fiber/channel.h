@@ -22,7 +22,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdlib>
-#include <deque>
+#include <memory>
 #include <initializer_list>
 #include <new>
 #include <optional>
@@ -188,7 +188,7 @@ class Channel {
       return Op::kDone;
     }
     if (buf_.size() < cap_) {
-      buf_.push_back(std::move(v));
+      buf_.push_back(std::move(v), cap_);
       return Op::kDone;
     }
     return Op::kWouldBlock;
@@ -203,7 +203,7 @@ class Channel {
       buf_.pop_front();
       if (ChanWaiter* s = core_.sendq.Dequeue()) {
         // A slot opened: move the oldest blocked sender's value into the buffer.
-        buf_.push_back(std::move(*static_cast<T*>(s->elem)));
+        buf_.push_back(std::move(*static_cast<T*>(s->elem)), cap_);
         s->delivered = true;
         *wake = s->fiber;
       }
@@ -239,7 +239,7 @@ class Channel {
 
   fiber_internal::ChannelCore core_;
   const size_t cap_;
-  std::deque<T> buf_ ABSL_GUARDED_BY(core_.mu);
+  fiber_internal::Ring<T> buf_ ABSL_GUARDED_BY(core_.mu);
 };
 
 template <class T>

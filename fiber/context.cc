@@ -23,9 +23,15 @@ class CancelNode;
 
 namespace {
 // Go's context.Canceled and context.DeadlineExceeded.
-absl::Status Canceled() { return absl::CancelledError("context canceled"); }
-absl::Status DeadlineExceeded() {
-  return absl::DeadlineExceededError("context deadline exceeded");
+// Made once: a copy is a reference count, not a new message (the cancel path is hot).
+const absl::Status& Canceled() {
+  static const absl::Status* const s = new absl::Status(absl::CancelledError("context canceled"));
+  return *s;
+}
+const absl::Status& DeadlineExceeded() {
+  static const absl::Status* const s =
+      new absl::Status(absl::DeadlineExceededError("context deadline exceeded"));
+  return *s;
 }
 }  // namespace
 

@@ -64,7 +64,7 @@ class TimerCore {
       : kind_(kind), generation_(RunGenerationOrDie(who)) {
     SpinLockHolder l(&mu_);
     f_ = std::move(f);
-    NewPoolTimer();
+    primary_ = NewPoolTimer();
     if (kind_ == Kind::kTicker) NewPoolTimer();
   }
 
@@ -108,6 +108,13 @@ class TimerCore {
   // channel's lock, Spawn enters the scheduler). Never parks.
   static void Fire(Timer* t, FiberList* /*ready*/) {
     auto* self = static_cast<TimerCore*>(t->ctx);
+    if (self->kind_ == Kind::kTimer) {
+      // One runtime timer, armed only while idle after a DeleteSync: no firing of it
+      // can be stale (seq_ is a Ticker's and AfterFunc's concern).
+      absl::Time now = absl::Now();
+      self->c_.TrySend(now);  // full: nobody drained the last value; dropped (Go)
+      return;
+    }
     absl::AnyInvocable<void() &&> f;
     {
       SpinLockHolder l(&self->mu_);
@@ -150,6 +157,10 @@ class TimerCore {
   }
 
   void Arm(int64_t when, int64_t period_ns) ABSL_EXCLUSIVE_LOCKS_REQUIRED(arm_mu_) {
+    if (kind_ == Kind::kTimer) {
+      ResetTimer(primary_, when);  // idle: StopAll ran, or it was never armed
+      return;
+    }
     SpinLockHolder l(&mu_);
     if (kind_ == Kind::kFunc && !f_) return;  // f already started: nothing left to run
     ++seq_;
@@ -167,6 +178,11 @@ class TimerCore {
   // A one-shot timer never re-arms itself, so its single runtime timer stays idle after
   // DeleteSync either way. Returns whether some timer was pending.
   bool StopAll(bool suppress_in_flight) ABSL_EXCLUSIVE_LOCKS_REQUIRED(arm_mu_) {
+    if (kind_ != Kind::kTicker && !suppress_in_flight) {
+      // One runtime timer that never re-arms itself (the common Timer::Stop/Reset).
+      if (!RuntimeRunning(generation_)) return false;
+      return DeleteTimerSync(primary_);
+    }
     absl::InlinedVector<Timer*, 4> timers;
     {
       SpinLockHolder l(&mu_);
@@ -193,6 +209,9 @@ class TimerCore {
 
   const Kind kind_;
   const uint64_t generation_;  // the Run whose timer heap pool_'s timers go into
+  // pool_[0], set by the constructor and never changed: the only runtime timer of a
+  // Timer or AfterFunc, read without mu_.
+  Timer* primary_ = nullptr;
   fiber::Channel<absl::Time> c_{1};
 
   // Serializes Stop, Reset and the destructor (they DeleteSync under it). Never taken

@@ -17,7 +17,10 @@
 #include "gonet_cxx_version.h"  // first: a pre-C++20 build stops here with one message
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <optional>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
@@ -84,6 +87,35 @@ class ChanWaitQueue {
  private:
   ChanWaiter* head_ = nullptr;
   ChanWaiter* tail_ = nullptr;
+};
+
+// A channel's buffer: a FIFO of at most `cap` values in one array, allocated by the
+// first push (an unbuffered channel, or one never used, allocates nothing). Not
+// thread-safe: guarded by its channel's lock.
+template <class T>
+class Ring {
+ public:
+  size_t size() const { return count_; }
+  bool empty() const { return count_ == 0; }
+  // Requires size() < cap (the same cap on every call).
+  void push_back(T&& v, size_t cap) {
+    if (slots_ == nullptr) slots_ = std::make_unique<std::optional<T>[]>(cap);
+    slots_[(head_ + count_) % cap].emplace(std::move(v));
+    ++count_;
+    cap_ = cap;
+  }
+  T& front() { return *slots_[head_]; }
+  void pop_front() {
+    slots_[head_].reset();
+    head_ = head_ + 1 == cap_ ? 0 : head_ + 1;
+    --count_;
+  }
+
+ private:
+  std::unique_ptr<std::optional<T>[]> slots_;
+  size_t head_ = 0;
+  size_t count_ = 0;
+  size_t cap_ = 0;
 };
 
 // The type-independent half of a Channel<T>: its lock, state and queues, which Select
