@@ -331,7 +331,8 @@ namespace gonet::fiber {
 absl::Status Semaphore::Acquire(const Context& ctx, int64_t n) {
   Channel<std::monostate>& done = ctx.Done();
   mu_.Lock();
-  // ctx ending "happened before" the acquire, even if the units are free now (Go).
+  // ctx ending "happened before" the acquire, even if the units are free now (x/sync
+  // after v0.1.0, which took them).
   bool closed = false;
   if (!done.TryRecv(&closed).has_value() && closed) {
     mu_.Unlock();
@@ -359,7 +360,8 @@ absl::Status Semaphore::Acquire(const Context& ctx, int64_t n) {
   bool granted = false;
   ready.TryRecv(&granted);
   if (granted) {
-    // Granted while ctx ended: keep the units rather than repair the queue (Go).
+    // Granted while ctx ended: keep the units rather than repair the queue (x/sync
+    // v0.1.0; later versions give them back and fail).
     return absl::OkStatus();
   }
   const bool front = it == waiters_.begin();
@@ -416,17 +418,21 @@ Group::~Group() {
 void Group::Go(absl::AnyInvocable<absl::Status() &&> fn) {
   wg_.Add(1);
   ::gonet::Go([this, fn = std::move(fn)]() mutable {
-    absl::Status s = std::move(fn)();
-    if (!s.ok()) {
-      bool first = false;
-      {
-        fiber_internal::SpinLockHolder l(&mu_);
-        if (err_.ok()) {
-          err_ = std::move(s);
-          first = true;
+    {
+      // fn's captures are destroyed here, before Done: once Wait returns, every fn has
+      // run and is gone (Go's garbage collector makes the difference invisible there).
+      absl::Status s = absl::AnyInvocable<absl::Status() &&>(std::move(fn))();
+      if (!s.ok()) {
+        bool first = false;
+        {
+          fiber_internal::SpinLockHolder l(&mu_);
+          if (err_.ok()) {
+            err_ = std::move(s);
+            first = true;
+          }
         }
+        if (first) cancel_();
       }
-      if (first) cancel_();
     }
     wg_.Done();  // last: *this may be gone after it
   });

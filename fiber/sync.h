@@ -251,10 +251,14 @@ class Once {
 // acquirers wait FIFO (a large request at the front holds back smaller ones behind it,
 // so it is never starved). Acquire parks the fiber (never the thread) until the units
 // are free or ctx ends, whichever comes first; a ctx already done fails even when the
-// units are free (as Go). A request larger than the whole semaphore waits for ctx
-// only. Release of more than is held is a fatal error (Go panics: "semaphore:
-// released more than held"). TryAcquire and Release work on any thread; Acquire
-// parks, so it is fiber only when it must wait.
+// units are free (as later x/sync; v0.1.0 took them). A waiter whose ctx ends just as
+// its units are granted keeps them and returns OK (x/sync v0.1.0). A waiter that gives
+// up at the front of the queue lets the ones behind it through. A request larger than
+// the whole semaphore waits for ctx only, without queuing. TryAcquire never waits and
+// fails while anyone queues. Release of more than is held is a fatal error (Go panics:
+// "semaphore: released more than held"). TryAcquire and Release work on any thread
+// (a plain thread's Release wakes fiber waiters); Acquire parks, so it is fiber only
+// when it must wait.
 class Semaphore {
  public:
   explicit Semaphore(int64_t n) : size_(n) {}
@@ -284,9 +288,11 @@ class Semaphore {
 
 // Go's golang.org/x/sync/errgroup.Group, made with WithContext: Go runs fn in a new
 // fiber; the first fn to return a non-OK status cancels context() and is what Wait
-// returns; Wait waits for every fn, then cancels context() too (as Go). Go and Wait
-// are fiber only. Destroying a Group waits for its fibers first (they reference it),
-// as Wait does; outside a fiber, with fibers still running, that is a fatal error.
+// returns; Wait waits for every fn (and for the destruction of what it captured, which
+// a garbage collector makes moot in Go), then cancels context() too (as Go). Canceling
+// the parent cancels context(). Go and Wait are fiber only. Destroying a Group waits
+// for its fibers first (they reference it), as Wait does; outside a fiber, with fibers
+// still running, that is a fatal error.
 class Group {
  public:
   explicit Group(const Context& parent = Background());
