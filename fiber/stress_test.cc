@@ -153,9 +153,10 @@ TEST_P(StressTest, HundredThousandTimersFireInOrder) {
               GetParam(), p50 / 1e6, p99 / 1e6, max / 1e6, inv_p99 / 1e6, inv_max / 1e6);
   // Generous: all 100k fibers are runnable at once on 2 shared cores, so lateness
   // includes queueing behind the ones not yet started (p99 ~200 ms at procs 1 on a
-  // loaded machine); sanitizers slow every wake-up several times. Timing claims live
+  // loaded machine, 1.5 s seen with other builds running); sanitizers slow every
+  // wake-up several times. Timing claims live
   // in the benchmarks; this checks that timers neither fire early nor starve.
-  const int64_t bound = fiber_internal::kUnderSanitizer ? 3'000'000'000 : 1'000'000'000;
+  const int64_t bound = fiber_internal::kUnderSanitizer ? 6'000'000'000 : 3'000'000'000;
   EXPECT_LT(p99, bound);
   EXPECT_LT(inv_p99, bound);
 }
