@@ -43,9 +43,9 @@ uint64_t RunGenerationOrDie(const char* who) {
 
 // The state behind Timer, Ticker and AfterFunc's Timer.
 //
-// The runtime timers (`pool_`) obey one rule that makes TimerHeap::DeleteSync exact:
-// a runtime timer is armed (ResetTimer) only while it is idle, never while its callback
-// runs. (The heap allows re-arming a firing timer, but then DeleteSync may return while
+// A plain Timer (one runtime timer whose Fire is a TrySend) takes no lock at all: see
+// StopOneShot. For the others, the runtime timers (`pool_`) obey one rule: a runtime
+// timer is armed (ResetTimer) only while it is idle, never while its callback runs. (The heap allows re-arming a firing timer, but then DeleteSync may return while
 // that callback is still finishing, and a second pop may even run concurrently with it;
 // nothing could then tell when the memory may be freed.) Hence:
 //  - Reset first stops and waits (DeleteSync) for every runtime timer, then arms one;
@@ -79,6 +79,7 @@ class TimerCore {
 
   // Returns whether an arming was pending (Go's Stop result; Ticker ignores it).
   bool Stop() {
+    if (kind_ == Kind::kTimer) return StopOneShot();
     SpinLockHolder a(&arm_mu_);
     // A Timer's firing in progress completes its send (Go's `if !t.Stop() { <-t.C }`
     // relies on it); a Ticker's is cut short.
@@ -88,10 +89,15 @@ class TimerCore {
   // Stops, then arms for d from now (a Ticker: every `period_ns`, > 0). Returns what
   // Stop would have returned.
   bool Reset(absl::Duration d, int64_t period_ns, const char* who) {
-    SpinLockHolder a(&arm_mu_);
     if (CurrentRuntimeGeneration() != generation_) {
       ABSL_RAW_LOG(FATAL, "%s needs an active gonet::Run (the one that created the timer)", who);
     }
+    if (kind_ == Kind::kTimer) {
+      const bool was_active = StopOneShot();
+      ResetTimer(primary_, WhenFromNow(d));
+      return was_active;
+    }
+    SpinLockHolder a(&arm_mu_);
     const bool was_active = StopAll(/*suppress_in_flight=*/kind_ == Kind::kTicker);
     Arm(WhenFromNow(d), period_ns);
     return was_active;
@@ -172,14 +178,23 @@ class TimerCore {
     ResetTimer(t, when);
   }
 
+  // A Timer's Stop, lock-free: its one runtime timer's Fire is only a TrySend, so
+  // concurrent Stop/Reset calls may interleave freely (each heap operation is atomic,
+  // and DeleteSync waits for every Fire in progress, also one of a timer that another
+  // Reset re-armed meanwhile). A Fire in progress completes its send, as Go's does.
+  bool StopOneShot() {
+    if (!RuntimeRunning(generation_)) return false;  // its Run ended: nothing can fire
+    return DeleteTimerSync(primary_);
+  }
+
   // Disarms every runtime timer and waits for callbacks in progress. With
   // suppress_in_flight the arming is retired first (seq_), so a callback in progress
   // neither sends nor re-arms; without it (a Timer's Stop), it completes as Go's does.
   // A one-shot timer never re-arms itself, so its single runtime timer stays idle after
   // DeleteSync either way. Returns whether some timer was pending.
   bool StopAll(bool suppress_in_flight) ABSL_EXCLUSIVE_LOCKS_REQUIRED(arm_mu_) {
-    if (kind_ != Kind::kTicker && !suppress_in_flight) {
-      // One runtime timer that never re-arms itself (the common Timer::Stop/Reset).
+    if (kind_ == Kind::kFunc && !suppress_in_flight) {
+      // One runtime timer that never re-arms itself.
       if (!RuntimeRunning(generation_)) return false;
       return DeleteTimerSync(primary_);
     }
