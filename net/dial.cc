@@ -8,7 +8,9 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <exception>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/time/clock.h"
@@ -38,6 +40,8 @@ struct DialCtx {
   const ControlFunc* control = nullptr;  // the Dialer's, which outlives the dial
   std::atomic<bool> canceled{false};
   fiber::Mutex mu;
+  // The socket whose connect is waiting: published by Connect's on_wait (registered,
+  // deadline armed), cleared when Connect returns. Cancel expires its write deadline.
   netfd::NetFD* inflight ABSL_GUARDED_BY(mu) = nullptr;
   // Why it was canceled; set once, before `canceled` is stored.
   absl::Status cancel_err ABSL_GUARDED_BY(mu);
@@ -108,22 +112,32 @@ ConnOr DialSingle(DialCtx& dc, const Addr& ra, absl::Time deadline) {
     sockaddr_storage rs{};
     auto rl = ra.ToSockaddr(fam.family, &rs);
     if (!rl.ok()) return DialErr(dc, ra, rl.status());
-    {
-      fiber::MutexLock l(&dc.mu);
-      dc.inflight = fd.get();
-    }
     netfd::FdError e;
     if (dc.canceled.load(std::memory_order_acquire)) {
       e = netfd::FdError::Of(netfd::FdError::Kind::kTimeout);
     } else {
-      e = fd->Connect(reinterpret_cast<sockaddr*>(&rs), *rl, netfd::DeadlineToMono(deadline));
+      // Cancel may interrupt the connect only once it waits (Go starts its interrupter
+      // there): before that the fd has no poll descriptor, and Connect arms its own
+      // deadline, so an expired deadline set earlier would be lost and the dial would
+      // hang until its deadline. A Cancel that came before publication is seen here.
+      e = fd->Connect(reinterpret_cast<sockaddr*>(&rs), *rl, netfd::DeadlineToMono(deadline),
+                      [&dc, &fd] {
+                        fiber::MutexLock l(&dc.mu);
+                        dc.inflight = fd.get();
+                        if (dc.canceled.load(std::memory_order_relaxed)) {
+                          (void)fd->SetDeadline(-1, 'w');
+                        }
+                      });
     }
     {
       fiber::MutexLock l(&dc.mu);
       dc.inflight = nullptr;
     }
-    if (dc.canceled.load(std::memory_order_acquire)) {
-      return DialErr(dc, ra, dc.CancelErr());  // even if it connected
+    // Canceled: the interrupter's timeout, or a connect that succeeded anyway (Go closes
+    // it and reports ctx's error); a connect that failed on its own keeps its error.
+    if (dc.canceled.load(std::memory_order_acquire) &&
+        (e.ok() || e.kind == netfd::FdError::Kind::kTimeout)) {
+      return DialErr(dc, ra, dc.CancelErr());
     }
     if (!e.ok()) {
       if (may_retry && e.kind == netfd::FdError::Kind::kErrno && e.err == EADDRNOTAVAIL) continue;
@@ -179,6 +193,7 @@ struct Race {
   struct Result {
     ConnOr conn;
     bool primary;
+    std::exception_ptr thrown;  // control threw: rethrown to DialContext's caller
   };
   std::vector<Result> results ABSL_GUARDED_BY(mu);
   bool returned ABSL_GUARDED_BY(mu) = false;
@@ -187,13 +202,21 @@ struct Race {
 void StartRacer(std::shared_ptr<Race> race, std::shared_ptr<DialCtx> dc, std::vector<Addr> addrs,
                 bool primary) {
   gonet::Go([race = std::move(race), dc = std::move(dc), addrs = std::move(addrs), primary]() {
-    ConnOr c = DialSerial(*dc, addrs);
+    // An exception escaping a fiber ends the process: catch what control throws and let
+    // the dialing fiber rethrow it.
+    ConnOr c;
+    std::exception_ptr thrown;
+    try {
+      c = DialSerial(*dc, addrs);
+    } catch (...) {
+      thrown = std::current_exception();
+    }
     fiber::MutexLock l(&race->mu);
     if (race->returned) {
       if (c.ok()) (void)(*c)->Close();  // lost the race after the winner returned
       return;
     }
-    race->results.push_back({std::move(c), primary});
+    race->results.push_back({std::move(c), primary, std::move(thrown)});
     race->cv.Signal();
   });
 }
@@ -242,6 +265,12 @@ ConnOr DialParallel(DialCtx& dc, const std::vector<Addr>& primaries,
     }
     Race::Result r = std::move(race->results.front());
     race->results.erase(race->results.begin());
+    if (r.thrown) {
+      race->returned = true;
+      pctx->Cancel(net_internal::MakeCanceled());
+      fctx->Cancel(net_internal::MakeCanceled());
+      std::rethrow_exception(r.thrown);
+    }
     if (r.conn.ok()) {
       race->returned = true;
       pctx->Cancel(net_internal::MakeCanceled());

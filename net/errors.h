@@ -79,8 +79,8 @@ absl::Status MakeClosed();
 // both Go values with that text: the poller's os.ErrDeadlineExceeded and net's
 // errTimeout (a dial deadline); Go prints and classifies them alike.
 absl::Status MakeTimeout();
-// errCanceled: "operation was canceled". kUnknown (docs/behavior.md §6.6, "anything else";
-// nothing in the v0 API cancels), Timeout() false.
+// errCanceled: "operation was canceled" (a DialContext's ctx was canceled). kCancelled
+// (docs/behavior.md §6.6), Timeout() false.
 absl::Status MakeCanceled();
 // io.EOF: "EOF", kOutOfRange. OpError never wraps it.
 absl::Status MakeEOF();

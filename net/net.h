@@ -15,9 +15,11 @@
 // Codes: EOF -> kOutOfRange; timeout (a deadline, or the kernel's ETIMEDOUT) ->
 // kDeadlineExceeded; closed -> kFailedPrecondition; refused/reset/broken
 // pipe/unreachable -> kUnavailable; bad address, port, network or argument ->
-// kInvalidArgument; host not found -> kNotFound; anything else -> kUnknown
-// (errno kept). Networks Go knows but gonet v0 does not implement ("udp*",
-// "unix*", "ip*") fail with kUnimplemented, "unsupported network udp".
+// kInvalidArgument; host not found -> kNotFound; a context canceled ("operation
+// was canceled") -> kCancelled; a control func's error keeps its own code;
+// anything else -> kUnknown (errno kept). Networks Go knows but gonet v0 does not
+// implement ("udp*", "unix*", "ip*") fail with kUnimplemented, "unsupported network
+// udp".
 // The predicates below read a marker gonet attaches to its own statuses, never
 // the code: IsEOF(absl::OutOfRangeError("x")) is false.
 //
@@ -289,8 +291,10 @@ absl::StatusOr<std::shared_ptr<Conn>> DialTimeout(std::string_view network,
 // Go's Dialer.Control / ListenConfig.Control: runs on every socket a Dial or Listen
 // makes, after socket() and before bind/connect, with Go's network name for it
 // ("tcp4" or "tcp6") and the address it is about to connect to (Dial) or bind (Listen),
-// as "ip:port". A non-OK status (or an exception) aborts that socket: the call fails
-// with "dial tcp ADDR: <status's message>" (or "listen ..."), keeping the status's code.
+// as "ip:port" (Listen(":0") passes ":0"). A non-OK status aborts: the socket is closed
+// and the call fails with "dial tcp ADDR: <status's message>" (or "listen tcp ADDR: ..."),
+// keeping the status's code. An exception closes the socket and propagates to the caller
+// of Dial, DialContext or Listen. May run on any fiber of the Run, once per socket.
 using ControlFunc =
     std::function<absl::Status(std::string_view network, std::string_view address, int fd)>;
 

@@ -372,6 +372,11 @@ FdError NetFD::Accept(int* newfd, sockaddr_storage* rsa, socklen_t* rsalen) {
 }
 
 FdError NetFD::Connect(const sockaddr* sa, socklen_t len, int64_t deadline) {
+  return Connect(sa, len, deadline, [] {});
+}
+
+FdError NetFD::Connect(const sockaddr* sa, socklen_t len, int64_t deadline,
+                       absl::FunctionRef<void()> on_wait) {
   if (!fiber_internal::InFiber()) return FdError::Of(FdError::Kind::kNotFiber);
   if (deadline < 0) return FdError::Of(FdError::Kind::kTimeout);
   const int r = Sys().connect(sysfd_, sa, len);
@@ -389,6 +394,7 @@ FdError NetFD::Connect(const sockaddr* sa, socklen_t len, int64_t deadline) {
   }
   if (FdError ie = Init(); !ie.ok()) return ie;
   if (deadline > 0) pd_->SetDeadline(deadline, 'w');
+  on_wait();  // registered and armed: an expired write deadline now wakes the wait
   ConnectRegistry::Get().Add(this);
   FdError result;
   for (;;) {

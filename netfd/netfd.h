@@ -99,6 +99,14 @@ class NetFD {
   // Connects; waits for writability then reads SO_ERROR, as Go's netFD.connect.
   // deadline: DeadlineToMono form. Registers the fd (Init) itself.
   FdError Connect(const sockaddr* sa, socklen_t len, int64_t deadline);
+  // The same, running `on_wait` once the connect is in progress, the fd registered and
+  // the write deadline armed, just before the first wait (where Go starts its context
+  // interrupter): from then on, SetDeadline(-1, 'w') from any fiber or thread wakes the
+  // connect with kTimeout. Earlier, such a SetDeadline would be lost (no poll
+  // descriptor yet) or overwritten by `deadline`. Not called when connect(2) succeeds
+  // or fails at once. on_wait must not throw; it may park.
+  FdError Connect(const sockaddr* sa, socklen_t len, int64_t deadline,
+                  absl::FunctionRef<void()> on_wait);
 
   FdResult Read(absl::Span<char> p);
   FdResult Write(absl::Span<const char> p);
