@@ -14,6 +14,7 @@
 //   - the main fiber Selects between the first answer and ctx.Done();
 //   - once it has an answer it cancels the context: the fibers still dialing or
 //     reading stop at once ("operation was canceled" / "i/o timeout").
+// At the end the backends are shut down and every fiber has finished.
 // Exit status 0 when an answer arrived (or, with every backend slow, when the
 // deadline ended the wait as it should), 1 otherwise.
 
@@ -56,28 +57,38 @@ struct Answer {
   absl::Duration took;
 };
 
-// An echo server that waits `delay` before answering each request.
-std::shared_ptr<gonet::net::Listener> StartBackend(absl::Duration delay) {
+// An echo server that waits `delay` before answering each request, or stops waiting
+// (and answers nothing) once `quit` is closed. Its fibers are counted in `running`, so
+// that the program ends only after they have (none is left parked when Run returns).
+std::shared_ptr<gonet::net::Listener> StartBackend(absl::Duration delay,
+                                                   std::shared_ptr<Channel<int>> quit,
+                                                   gonet::fiber::WaitGroup* running) {
   auto ln = gonet::net::Listen("tcp", "127.0.0.1:0");
   if (!ln.ok()) {
     std::fprintf(stderr, "backend listen: %s\n", std::string(ln.status().message()).c_str());
     return nullptr;
   }
   std::shared_ptr<gonet::net::Listener> l = *ln;
-  gonet::Go([l, delay] {
+  running->Add(1);
+  gonet::Go([l, delay, quit, running] {
     for (;;) {
       auto c = l->Accept();
-      if (!c.ok()) return;  // closed at the end
-      gonet::Go([conn = *c, delay] {
+      if (!c.ok()) break;  // closed at the end
+      running->Add(1);
+      gonet::Go([conn = *c, delay, quit, running] {
         char buf[256];
         gonet::net::IOResult r = conn->Read(absl::MakeSpan(buf));
-        if (r.n > 0) {
-          gonet::Sleep(delay);
+        bool timed_out = false;
+        // "Work" that takes `delay`: nullopt with timed_out once it is done; nullopt
+        // without it when quit was closed first.
+        if (r.n > 0 && !quit->RecvUntil(absl::Now() + delay, &timed_out) && timed_out) {
           (void)conn->Write(absl::string_view(buf, r.n));
         }
         (void)conn->Close();
+        running->Done();
       });
     }
+    running->Done();
   });
   return l;
 }
@@ -152,9 +163,17 @@ int Main() {
   const int slow = absl::GetFlag(FLAGS_slow_backends);
   std::vector<std::shared_ptr<gonet::net::Listener>> listeners;
   std::vector<std::string> backends;
+  auto quit = std::make_shared<Channel<int>>();
+  gonet::fiber::WaitGroup backends_running;
   for (int i = 0; i < slow + fast; ++i) {
-    auto l = StartBackend(i < slow ? absl::GetFlag(FLAGS_slow_delay) : absl::ZeroDuration());
-    if (l == nullptr) return 1;
+    auto l = StartBackend(i < slow ? absl::GetFlag(FLAGS_slow_delay) : absl::ZeroDuration(),
+                          quit, &backends_running);
+    if (l == nullptr) {
+      for (auto& started : listeners) (void)started->Close();
+      quit->Close();
+      backends_running.Wait();
+      return 1;
+    }
     backends.push_back(l->Address().String());
     listeners.push_back(std::move(l));
   }
@@ -199,7 +218,10 @@ int Main() {
     std::printf("  %-21s (%s): %s\n", backends[i].c_str(), kind,
                 results[i].ok() ? "answered" : std::string(results[i].message()).c_str());
   }
+  // Shut the backends down and wait for their fibers.
   for (auto& l : listeners) (void)l->Close();
+  quit->Close();
+  backends_running.Wait();
   return status;
 }
 

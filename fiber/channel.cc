@@ -51,9 +51,12 @@ bool WaitWithTimeout(ChannelCore* core, void* elem, int64_t when) ABSL_NO_THREAD
   };
   Park(
       [core, &timer, when](Fiber*) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        // Copied first: once the timer is armed it may fire and resume this fiber,
+        // whose frame holds this closure.
+        ChannelCore* const c = core;
         // Armed only now that this fiber is off its stack: a firing timer may ready it.
         ResetTimer(&timer, when);
-        core->mu.Unlock();  // last: from here on a sender may resume this fiber
+        c->mu.Unlock();  // a resumed fiber waits for this before it touches the queue
         return true;
       },
       WaitInfo{WaitReason::kChanReceive});

@@ -242,10 +242,12 @@ class Channel {
   fiber_internal::Ring<T> buf_ ABSL_GUARDED_BY(core_.mu);
 };
 
+// (T is deduced from the channel alone: OnRecv(ch, nullptr) and OnSend(ch_of_int64, 1)
+// work.)
 template <class T>
-SelectCase OnRecv(Channel<T>& ch, std::optional<T>* out);
+SelectCase OnRecv(Channel<T>& ch, std::type_identity_t<std::optional<T>>* out);
 template <class T>
-SelectCase OnSend(Channel<T>& ch, T v, bool* sent = nullptr);
+SelectCase OnSend(Channel<T>& ch, std::type_identity_t<T> v, bool* sent = nullptr);
 
 // One case of a Select: built only by OnRecv and OnSend, used once, in place (Select
 // takes them as an initializer list).
@@ -261,9 +263,9 @@ class SelectCase {
 
  private:
   template <class T>
-  friend SelectCase OnRecv(Channel<T>& ch, std::optional<T>* out);
+  friend SelectCase OnRecv(Channel<T>& ch, std::type_identity_t<std::optional<T>>* out);
   template <class T>
-  friend SelectCase OnSend(Channel<T>& ch, T v, bool* sent);
+  friend SelectCase OnSend(Channel<T>& ch, std::type_identity_t<T> v, bool* sent);
   friend int SelectImpl(const SelectCase* cases, size_t n, bool block);
 
   using TryFn = Op (*)(const SelectCase& c, fiber_internal::Fiber** wake);
@@ -327,7 +329,7 @@ class SelectCase {
 // A case that receives from ch: taken when a value is ready (*out = it) or ch is closed
 // and drained (*out = nullopt). out may be null (the value is dropped).
 template <class T>
-SelectCase OnRecv(Channel<T>& ch, std::optional<T>* out) {
+SelectCase OnRecv(Channel<T>& ch, std::type_identity_t<std::optional<T>>* out) {
   return SelectCase(ch, out);
 }
 
@@ -335,7 +337,7 @@ SelectCase OnRecv(Channel<T>& ch, std::optional<T>* out) {
 // true) or ch is closed (*sent = false: v dropped, as a failed Send). If another case
 // is taken, v is dropped. sent may be null.
 template <class T>
-SelectCase OnSend(Channel<T>& ch, T v, bool* sent) {
+SelectCase OnSend(Channel<T>& ch, std::type_identity_t<T> v, bool* sent) {
   return SelectCase(SelectCase::SendTag{}, ch, std::move(v), sent);
 }
 

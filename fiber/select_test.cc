@@ -379,6 +379,18 @@ TEST_P(SelectTest, SelectWokenFromPlainThread) {
   }, Opts());
 }
 
+// T comes from the channel alone: a null out, and a value of another integer type.
+TEST_P(SelectTest, CaseTypesComeFromTheChannel) {
+  RunChecked([&] {
+    Channel<int64_t> ch(2);
+    bool sent = false;
+    EXPECT_EQ(Select({OnSend(ch, 1, &sent)}), 0);  // an int literal into Channel<int64_t>
+    EXPECT_TRUE(sent);
+    EXPECT_EQ(TrySelect({OnRecv(ch, nullptr)}), 0);  // received and dropped
+    EXPECT_FALSE(ch.TryRecv().has_value());
+  }, Opts());
+}
+
 TEST_P(SelectTest, TrySendTryRecv) {
   RunChecked([&] {
     Channel<std::unique_ptr<int>> ch(1);
