@@ -68,14 +68,8 @@ class Channel {
   }
 
   std::optional<T> Recv() {
-    core_.mu.Lock();
     std::optional<T> out;
-    Fiber* wake = nullptr;
-    if (RecvLocked(&out, &wake) != Op::kWouldBlock) {
-      core_.mu.Unlock();
-      if (wake != nullptr) fiber_internal::Ready(wake);
-      return out;
-    }
+    if (ReceivedOrLocked(&out)) return out;
     ChanWaiter me;
     BlockOn(&me, &out, &core_.recvq, fiber_internal::WaitReason::kChanReceive,
             fiber_internal::WaitReason::kChanReceiveNil, "Recv");
@@ -111,14 +105,8 @@ class Channel {
   // past makes it a TryRecv. Fiber only when it must wait.
   std::optional<T> RecvUntil(absl::Time deadline, bool* timed_out = nullptr) {
     if (timed_out != nullptr) *timed_out = false;
-    core_.mu.Lock();
     std::optional<T> out;
-    Fiber* wake = nullptr;
-    if (RecvLocked(&out, &wake) != Op::kWouldBlock) {
-      core_.mu.Unlock();
-      if (wake != nullptr) fiber_internal::Ready(wake);
-      return out;
-    }
+    if (ReceivedOrLocked(&out)) return out;
     const int64_t when = fiber_internal::MonoDeadline(deadline);
     if (when <= fiber_internal::MonoNanos()) {
       core_.mu.Unlock();
@@ -216,6 +204,18 @@ class Channel {
       return Op::kDone;
     }
     return core_.closed ? Op::kClosed : Op::kWouldBlock;
+  }
+
+  // Recv's first step: true when a value (or the closed state) was there, in *out, with
+  // the lock released and the sender readied; false when it would block, with the lock
+  // still held for the caller to park.
+  bool ReceivedOrLocked(std::optional<T>* out) ABSL_EXCLUSIVE_TRYLOCK_FUNCTION(false, core_.mu) {
+    core_.mu.Lock();
+    Fiber* wake = nullptr;
+    if (RecvLocked(out, &wake) == Op::kWouldBlock) return false;
+    core_.mu.Unlock();
+    if (wake != nullptr) fiber_internal::Ready(wake);
+    return true;
   }
 
   // Under mu (released): queues `me` for `elem` on q and parks until a waker takes it.

@@ -74,10 +74,6 @@ absl::Status MapCtxErr(const absl::Status& ctx_err) {
                                                                 : net_internal::MakeCanceled();
 }
 
-bool Cancelable(const Context& ctx) {
-  return &ctx.Done() != &fiber::Channel<std::monostate>::Nil();
-}
-
 absl::Status DialErr(const DialCtx& dc, const Addr& ra, const absl::Status& inner) {
   return net_internal::OpError("dial", dc.network, dc.local_ptr(), &ra, inner);
 }
@@ -341,7 +337,7 @@ absl::StatusOr<std::shared_ptr<Conn>> Dialer::DialContext(const Context& ctx,
   // Go's interrupter: while the dial runs, a fiber waits for ctx's end and cancels it.
   // The dial closes `over` when it is done; the fiber's references keep what it
   // touches alive, and after `over` nothing it cancels is in flight any more.
-  if (Cancelable(ctx) && !dc.canceled.load(std::memory_order_acquire)) {
+  if (net_internal::Cancelable(ctx) && !dc.canceled.load(std::memory_order_acquire)) {
     auto over = std::make_shared<fiber::Channel<std::monostate>>();
     auto done_watching = std::make_shared<fiber::Channel<std::monostate>>();
     gonet::Go([ctx, over, done_watching, &dc] {

@@ -8,6 +8,8 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "fiber/channel.h"
+#include "fiber/context.h"
 #include "net/addr.h"
 #include "net/net.h"
 #include "netfd/netfd.h"
@@ -31,6 +33,12 @@ void ApplyKeepAlive(net::TCPConn* c, absl::Duration keep_alive);
 // Resolves a host name (resolve.h's LookupIPAddr) inside gonet::Blocking, so that a
 // slow getaddrinfo holds only its own thread, not the fiber's proc. Any thread.
 absl::StatusOr<std::vector<IPAddr>> LookupIPAddrBlocking(Network net, std::string_view host);
+
+// Whether ctx can ever end (its Done() is not Go's nil channel, as Background's is):
+// only then is a watcher or a racing lookup worth starting.
+inline bool Cancelable(const Context& ctx) {
+  return &ctx.Done() != &fiber::Channel<std::monostate>::Nil();
+}
 
 // The same under a context (Go's lookupIPAddr racing ctx.Done()): gives up when ctx
 // ends or at `deadline`, whichever is first, with Go's DNSError texts "lookup HOST:

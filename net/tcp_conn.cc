@@ -86,8 +86,7 @@ absl::StatusOr<std::vector<IPAddr>> LookupIPAddrBlocking(Network net, std::strin
 
 absl::StatusOr<std::vector<IPAddr>> LookupIPAddrContext(const Context& ctx, absl::Time deadline,
                                                         Network net, std::string_view host) {
-  const bool cancelable = &ctx.Done() != &fiber::Channel<std::monostate>::Nil();
-  if (!cancelable && deadline == absl::InfiniteFuture()) return LookupIPAddrBlocking(net, host);
+  if (!Cancelable(ctx) && deadline == absl::InfiniteFuture()) return LookupIPAddrBlocking(net, host);
   auto ended = [&](const absl::Status& why) {
     const bool timeout = why.code() == absl::StatusCode::kDeadlineExceeded;
     return MakeDNSError({.err = timeout ? "i/o timeout" : "operation was canceled",
