@@ -20,6 +20,7 @@
 #include "absl/time/clock.h"
 #include "fiber/channel.h"
 #include "fiber/fiber.h"
+#include "fiber/internal/sanitizer.h"
 #include "fiber/internal/scheduler.h"
 #include "fiber/sync.h"
 #include "gtest/gtest.h"
@@ -218,6 +219,15 @@ TEST(DumpTest, NoRunPrintsNothing) { EXPECT_EQ(Dump(), ""); }
 
 TEST(DumpDeathTest, SigquitDumpsAndExitsWith2) {
   SKIP_UNLESS_SYMBOLIZER_WORKS();
+#if GONET_HAVE_TSAN
+  // ThreadSanitizer runs an asynchronous signal's handler later, from its own
+  // bookkeeping, and that bookkeeping does not survive fiber switches: about 1 run in
+  // 40 the handler never ran, the signal sent with kill() or with tgkill() to the thread
+  // blocked in Run alike (checked with a write in the handler). The plain, ASan,
+  // ucontext and aarch64 runs of this test cover the handler and the dumper thread.
+  GTEST_SKIP() << "ThreadSanitizer defers asynchronous signals and can lose them "
+                  "across fiber switches";
+#endif
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_EXIT(
       {
