@@ -11,10 +11,12 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <fstream>
 #include <initializer_list>
@@ -382,10 +384,25 @@ std::string JoinHostPortString(std::string_view host, std::string_view port) {
 // ---- Ports. ----
 
 ServiceTable ServiceTable::ForTCP(std::string_view contents) {
+  ServiceTable t =
+      ForProto("tcp", {{"ftp", 21},    {"ftps", 990},  {"gopher", 70}, {"http", 80},
+                       {"https", 443}, {"imap2", 143}, {"imap3", 220}, {"imaps", 993},
+                       {"pop3", 110},  {"pop3s", 995}, {"smtp", 25},   {"ssh", 22},
+                       {"telnet", 23}},
+               contents);
+  return t;
+}
+
+ServiceTable ServiceTable::ForUDP(std::string_view contents) {
+  return ForProto("udp", {{"domain", 53}}, contents);
+}
+
+ServiceTable ServiceTable::ForProto(std::string_view proto,
+                                    std::initializer_list<std::pair<const char*, int>> builtin,
+                                    std::string_view contents) {
   ServiceTable t;
-  t.ports_ = {{"ftp", 21},    {"ftps", 990},  {"gopher", 70}, {"http", 80},   {"https", 443},
-              {"imap2", 143}, {"imap3", 220}, {"imaps", 993}, {"pop3", 110},  {"pop3s", 995},
-              {"smtp", 25},   {"ssh", 22},    {"telnet", 23}};
+  t.proto_ = std::string(proto);
+  for (const auto& [name, port] : builtin) t.ports_[name] = port;
   for (size_t start = 0; start < contents.size();) {
     size_t end = contents.find('\n', start);
     if (end == std::string_view::npos) end = contents.size();
@@ -401,7 +418,7 @@ ServiceTable ServiceTable::ForTCP(std::string_view contents) {
       ++d;
     }
     if (d == 0 || port <= 0 || d >= portnet.size() || portnet[d] != '/') continue;
-    if (portnet.substr(d + 1) != "tcp") continue;
+    if (portnet.substr(d + 1) != proto) continue;
     for (size_t i = 0; i < f.size(); ++i) {
       if (i != 1) t.ports_[std::string(f[i])] = port;
     }
@@ -420,6 +437,16 @@ const ServiceTable& DefaultServices() {
   static const ServiceTable* const table =
       new ServiceTable(ServiceTable::ForTCP(ReadFile("/etc/services")));
   return *table;
+}
+
+const ServiceTable& DefaultUDPServices() {
+  static const ServiceTable* const table =
+      new ServiceTable(ServiceTable::ForUDP(ReadFile("/etc/services")));
+  return *table;
+}
+
+const ServiceTable& DefaultServices(Network net) {
+  return IsUDP(net) ? DefaultUDPServices() : DefaultServices();
 }
 
 absl::StatusOr<int> ParsePort(std::string_view service, const ServiceTable& services) {
@@ -448,7 +475,7 @@ absl::StatusOr<int> ParsePort(std::string_view service, const ServiceTable& serv
     port = neg ? -std::min(n, kCutoff) : std::min(n, kCutoff - 1);
   } else {
     std::optional<int> p = services.Lookup(service);
-    if (!p.has_value()) return MakeAddrError("unknown port", Concat({"tcp/", service}));
+    if (!p.has_value()) return MakeAddrError("unknown port", Concat({services.proto(), "/", service}));
     port = *p;
   }
   if (port < 0 || port > 65535) return MakeAddrError("invalid port", service);
@@ -461,8 +488,11 @@ absl::StatusOr<Network> ParseNetwork(std::string_view network) {
   if (network == "tcp") return Network::kTCP;
   if (network == "tcp4") return Network::kTCP4;
   if (network == "tcp6") return Network::kTCP6;
+  if (network == "udp") return Network::kUDP;
+  if (network == "udp4") return Network::kUDP4;
+  if (network == "udp6") return Network::kUDP6;
   static constexpr std::string_view kKnownButUnsupported[] = {
-      "udp", "udp4", "udp6", "ip", "ip4", "ip6", "unix", "unixgram", "unixpacket"};
+      "ip", "ip4", "ip6", "unix", "unixgram", "unixpacket"};
   std::string_view base = network;
   const size_t colon = network.rfind(':');
   if (colon != std::string_view::npos) {
@@ -486,8 +516,21 @@ std::string_view NetworkName(Network net) {
       return "tcp4";
     case Network::kTCP6:
       return "tcp6";
+    case Network::kUDP:
+      return "udp";
+    case Network::kUDP4:
+      return "udp4";
+    case Network::kUDP6:
+      return "udp6";
   }
   return "tcp";
+}
+
+std::optional<UnixNetwork> ParseUnixNetwork(std::string_view network) {
+  if (network == "unix") return UnixNetwork{SOCK_STREAM, net::Addr::Kind::kUnix};
+  if (network == "unixgram") return UnixNetwork{SOCK_DGRAM, net::Addr::Kind::kUnixgram};
+  if (network == "unixpacket") return UnixNetwork{SOCK_SEQPACKET, net::Addr::Kind::kUnixpacket};
+  return std::nullopt;
 }
 
 // ---- Socket family. ----
@@ -499,8 +542,8 @@ const StackCaps& ProbeStack() {
 
 FamilyChoice FavoriteAddrFamily(Network net, const net::Addr* laddr, const net::Addr* raddr,
                                 SockMode mode, const StackCaps& caps) {
-  if (net == Network::kTCP4) return {AF_INET, false};
-  if (net == Network::kTCP6) return {AF_INET6, true};
+  if (Only4(net)) return {AF_INET, false};
+  if (Only6(net)) return {AF_INET6, true};
   if (mode == SockMode::kListen && (laddr == nullptr || laddr->IsWildcard())) {
     if (caps.ipv4_mapped || !caps.ipv4) return {AF_INET6, false};
     return {AddrFamily(laddr), false};
@@ -536,9 +579,9 @@ absl::StatusOr<std::vector<net::Addr>> FilterAddrList(Network net, std::vector<I
   out.reserve(ips.size());
   for (const IPAddr& ip : ips) {
     const bool v4 = IsIPv4(ip.bytes());
-    if (net == Network::kTCP4 && !v4) continue;
-    if (net == Network::kTCP6 && (ip.len != 16 || v4)) continue;
-    out.emplace_back(ip.bytes(), port, ip.zone);
+    if (Only4(net) && !v4) continue;
+    if (Only6(net) && (ip.len != 16 || v4)) continue;
+    out.push_back(net::Addr(ip.bytes(), port, ip.zone).WithKind(AddrKind(net)));
   }
   if (out.empty()) return MakeAddrError("no suitable address found", host);
   return out;
@@ -549,7 +592,10 @@ absl::StatusOr<std::vector<net::Addr>> InternetAddrList(Network net, std::string
                                                         const ServiceTable& services) {
   absl::StatusOr<ParsedAddress> parsed = ParseAddress(address, services);
   if (!parsed.ok()) return parsed.status();
-  if (parsed->host.empty()) return std::vector<net::Addr>{net::Addr(absl::Span<const uint8_t>(), parsed->port)};
+  if (parsed->host.empty()) {
+    return std::vector<net::Addr>{
+        net::Addr(absl::Span<const uint8_t>(), parsed->port).WithKind(AddrKind(net))};
+  }
   std::vector<IPAddr> ips;
   if (parsed->literal.has_value()) {
     ips.push_back(*std::move(parsed->literal));
@@ -589,7 +635,8 @@ const net::Addr& FirstForListen(const std::vector<net::Addr>& addrs) {
 
 const net::Addr& FirstForResolve(Network net, std::string_view address,
                                  const std::vector<net::Addr>& addrs) {
-  const bool want6 = net == Network::kTCP && address.find('[') != std::string_view::npos;
+  const bool want6 = (net == Network::kTCP || net == Network::kUDP) &&
+                     address.find('[') != std::string_view::npos;
   for (const net::Addr& a : addrs) {
     if (IsIPv4Addr(a) != want6) return a;
   }
@@ -622,6 +669,39 @@ Addr::Addr(absl::Span<const uint8_t> ip, int port, std::string_view zone)
   }
 }
 
+Addr Addr::UDP(absl::Span<const uint8_t> ip, int port, std::string_view zone) {
+  Addr a(ip, port, zone);
+  a.kind_ = Kind::kUDP;
+  return a;
+}
+
+Addr Addr::Unix(std::string_view network, std::string_view name) {
+  Addr a;
+  a.kind_ = network == "unixgram"     ? Kind::kUnixgram
+            : network == "unixpacket" ? Kind::kUnixpacket
+                                      : Kind::kUnix;
+  a.zone_ = std::string(name);
+  return a;
+}
+
+Addr Addr::Pipe() {
+  Addr a;
+  a.kind_ = Kind::kPipe;
+  return a;
+}
+
+Addr Addr::Nil() {
+  Addr a;
+  a.kind_ = Kind::kNil;
+  return a;
+}
+
+Addr Addr::WithKind(Kind k) const {
+  Addr a = *this;
+  a.kind_ = k;
+  return a;
+}
+
 Addr Addr::FromSockaddr(const sockaddr* sa, socklen_t len) {
   Addr out;
   if (sa != nullptr) out.AssignSockaddr(sa, len);
@@ -641,12 +721,50 @@ void Addr::AssignSockaddr(const sockaddr* sa, socklen_t len) {
     ip_len_ = 16;
     port_ = ntohs(in6->sin6_port);
     zone_ = net_internal::ZoneName(in6->sin6_scope_id);
+  } else if (sa->sa_family == AF_UNIX) {
+    // Go's syscall.anyToSockaddr: a leading NUL (the abstract namespace, or an
+    // unnamed socket's empty path) reads '@'; the name ends at the first NUL.
+    const auto* un = reinterpret_cast<const sockaddr_un*>(sa);
+    const size_t max = sizeof(un->sun_path);
+    size_t avail = len > static_cast<socklen_t>(offsetof(sockaddr_un, sun_path))
+                       ? std::min<size_t>(len - offsetof(sockaddr_un, sun_path), max)
+                       : 0;
+    std::string name;
+    size_t i = 0;
+    if (avail == 0 || un->sun_path[0] == '\0') {
+      name.push_back('@');
+      i = 1;
+    }
+    for (; i < avail && un->sun_path[i] != '\0'; ++i) name.push_back(un->sun_path[i]);
+    kind_ = Kind::kUnix;
+    zone_ = std::move(name);
   }
 }
 
-std::string Addr::Network() const { return "tcp"; }
+std::string Addr::Network() const {
+  switch (kind_) {
+    case Kind::kTCP:
+      return "tcp";
+    case Kind::kUDP:
+      return "udp";
+    case Kind::kUnix:
+      return "unix";
+    case Kind::kUnixgram:
+      return "unixgram";
+    case Kind::kUnixpacket:
+      return "unixpacket";
+    case Kind::kPipe:
+      return "pipe";
+    case Kind::kNil:
+      return "";
+  }
+  return "";
+}
 
 std::string Addr::String() const {
+  if (IsUnix()) return zone_;
+  if (kind_ == Kind::kPipe) return "pipe";
+  if (kind_ == Kind::kNil) return "<nil>";
   std::string host = ip_len_ == 0 ? std::string() : IPString(IP());
   if (!zone_.empty()) {
     host.push_back('%');
@@ -661,6 +779,24 @@ bool Addr::IsWildcard() const { return ip_len_ == 0 || net_internal::IsUnspecifi
 
 absl::StatusOr<socklen_t> Addr::ToSockaddr(int family, sockaddr_storage* out) const {
   std::memset(out, 0, sizeof(*out));
+  if (family == AF_UNIX && IsUnix()) {
+    // Go's SockaddrUnix.sockaddr: family, the name, a NUL; '@' -> the abstract
+    // namespace (no trailing NUL counted).
+    auto* un = reinterpret_cast<sockaddr_un*>(out);
+    const size_t n = zone_.size();
+    const size_t max = sizeof(un->sun_path);
+    if (n > max || (n == max && zone_[0] != '@')) return net_internal::MakeErrno(EINVAL);
+    un->sun_family = AF_UNIX;
+    std::memcpy(un->sun_path, zone_.data(), n);
+    socklen_t sl = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path));
+    if (n > 0) sl += static_cast<socklen_t>(n) + 1;
+    if (n > 0 && un->sun_path[0] == '@') {
+      un->sun_path[0] = '\0';
+      --sl;
+    }
+    if (sl > static_cast<socklen_t>(sizeof(sockaddr_un))) sl = sizeof(sockaddr_un);
+    return sl;
+  }
   if (family == AF_INET) {
     if (ip_len_ != 0 && !IsIPv4()) {
       return net_internal::MakeAddrError("non-IPv4 address", IPString(IP()));
@@ -687,7 +823,7 @@ absl::StatusOr<socklen_t> Addr::ToSockaddr(int family, sockaddr_storage* out) co
 }
 
 bool operator==(const Addr& a, const Addr& b) {
-  return a.IP() == b.IP() && a.port_ == b.port_ && a.zone_ == b.zone_;
+  return a.kind_ == b.kind_ && a.IP() == b.IP() && a.port_ == b.port_ && a.zone_ == b.zone_;
 }
 
 absl::StatusOr<std::pair<std::string, std::string>> SplitHostPort(std::string_view hostport) {

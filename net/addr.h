@@ -16,6 +16,7 @@
 #define GONET_NET_ADDR_H_
 
 #include <array>
+#include <initializer_list>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -94,14 +95,26 @@ class ServiceTable {
   // imaps, pop3, pop3s, smtp, ssh, telnet), then every "<port>/tcp" line of
   // the services(5) file `contents` (name and aliases; later lines win).
   static ServiceTable ForTCP(std::string_view contents);
+  // Go's built-in udp table (domain), then every "<port>/udp" line.
+  static ServiceTable ForUDP(std::string_view contents);
   std::optional<int> Lookup(std::string_view name) const;
+  const std::string& proto() const { return proto_; }  // "tcp" or "udp"
 
  private:
+  static ServiceTable ForProto(std::string_view proto,
+                               std::initializer_list<std::pair<const char*, int>> builtin,
+                               std::string_view contents);
+  std::string proto_ = "tcp";
   absl::flat_hash_map<std::string, int> ports_;
 };
 // ForTCP(contents of /etc/services), read once per process (empty if the
 // file cannot be read).
 const ServiceTable& DefaultServices();
+// The same for "<port>/udp" lines (Go's LookupPort("udp", ...)).
+const ServiceTable& DefaultUDPServices();
+enum class Network : uint8_t;
+// The table for a network: udp* -> DefaultUDPServices(), else DefaultServices().
+const ServiceTable& DefaultServices(Network net);
 
 // Go's LookupPort("tcp", service) with the given table: "" -> 0; an optional
 // '+' or '-' then digits -> that number (saturating); anything else -> a table
@@ -114,13 +127,29 @@ inline absl::StatusOr<int> ParsePort(std::string_view service) {
 
 // ---- Networks. ----
 
-enum class Network : uint8_t { kTCP, kTCP4, kTCP6 };
-// "tcp", "tcp4", "tcp6" (case-sensitive, as Go). Networks Go accepts but v0
-// does not implement ("udp", "udp4", "udp6", "ip", "ip4", "ip6" with an
-// optional ":proto", "unix", "unixgram", "unixpacket") fail with
-// MakeUnsupportedNetwork; anything else with "unknown network <network>".
+// The IP networks with ports (Go's TCPAddr and UDPAddr kinds).
+enum class Network : uint8_t { kTCP, kTCP4, kTCP6, kUDP, kUDP4, kUDP6 };
+// "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6" (case-sensitive, as Go). Networks
+// Go accepts that are not IP-with-port ("ip", "ip4", "ip6" with an optional
+// ":proto", which gonet does not implement, and "unix", "unixgram", "unixpacket",
+// which have their own addresses) fail with MakeUnsupportedNetwork; anything else
+// with "unknown network <network>".
 absl::StatusOr<Network> ParseNetwork(std::string_view network);
 std::string_view NetworkName(Network net);
+inline bool IsUDP(Network n) { return n == Network::kUDP || n == Network::kUDP4 || n == Network::kUDP6; }
+inline bool Only4(Network n) { return n == Network::kTCP4 || n == Network::kUDP4; }
+inline bool Only6(Network n) { return n == Network::kTCP6 || n == Network::kUDP6; }
+// The Addr kind for an address on `n` (TCP or UDP).
+inline net::Addr::Kind AddrKind(Network n) {
+  return IsUDP(n) ? net::Addr::Kind::kUDP : net::Addr::Kind::kTCP;
+}
+// "unix", "unixgram", "unixpacket": the socket type (SOCK_STREAM, SOCK_DGRAM,
+// SOCK_SEQPACKET) and Addr kind; nullopt for any other name.
+struct UnixNetwork {
+  int sotype;
+  net::Addr::Kind kind;
+};
+std::optional<UnixNetwork> ParseUnixNetwork(std::string_view network);
 
 // ---- Socket family (docs/behavior.md §5.3). ----
 
@@ -190,7 +219,7 @@ absl::StatusOr<std::vector<net::Addr>> InternetAddrList(Network net, std::string
 inline absl::StatusOr<std::vector<net::Addr>> InternetAddrList(Network net,
                                                                std::string_view address,
                                                                LookupFn lookup) {
-  return InternetAddrList(net, address, lookup, DefaultServices());
+  return InternetAddrList(net, address, lookup, DefaultServices(net));
 }
 
 // Go's resolveAddrList for TCP: parse the network, reject an empty dial

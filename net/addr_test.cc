@@ -8,7 +8,9 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
+#include <cstddef>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -325,7 +327,7 @@ TEST(Addr, FromSockaddr) {
 
   sockaddr_storage unix_ss{};
   unix_ss.ss_family = AF_UNIX;
-  EXPECT_EQ(net::Addr(unix_ss), net::Addr());
+  EXPECT_EQ(net::Addr(unix_ss), net::Addr::Unix("unix", "@"));  // unnamed (see UnixAddr)
   EXPECT_EQ(net::Addr::FromSockaddr(reinterpret_cast<sockaddr*>(&in), 4), net::Addr());  // short
   EXPECT_EQ(net::Addr::FromSockaddr(nullptr, 0), net::Addr());
 }
@@ -477,24 +479,62 @@ TEST(ParsePort, DefaultTableHasTheBuiltIns) {
 
 // ---- Networks. ----
 
-TEST(ParseNetwork, TcpOnlyInV0) {
+TEST(ParseNetwork, TcpAndUdp) {
   EXPECT_EQ(*ParseNetwork("tcp"), Network::kTCP);
   EXPECT_EQ(*ParseNetwork("tcp4"), Network::kTCP4);
   EXPECT_EQ(*ParseNetwork("tcp6"), Network::kTCP6);
+  EXPECT_EQ(*ParseNetwork("udp"), Network::kUDP);
+  EXPECT_EQ(*ParseNetwork("udp4"), Network::kUDP4);
+  EXPECT_EQ(*ParseNetwork("udp6"), Network::kUDP6);
   for (const char* n : {"foo", "TCP", "tcp:6", "", "ip4:", "udp:1", "tcp7"}) {
     absl::StatusOr<Network> r = ParseNetwork(n);
     ASSERT_FALSE(r.ok()) << n;
     EXPECT_EQ(r.status().message(), std::string("unknown network ") + n);
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
   }
-  for (const char* n : {"udp", "udp4", "udp6", "ip", "ip4", "ip6:tcp", "ip4:1", "unix",
-                        "unixgram", "unixpacket"}) {
+  for (const char* n : {"ip", "ip4", "ip6:tcp", "ip4:1", "unix", "unixgram", "unixpacket"}) {
     absl::StatusOr<Network> r = ParseNetwork(n);
     ASSERT_FALSE(r.ok()) << n;
     EXPECT_EQ(r.status().message(), std::string("unsupported network ") + n);
     EXPECT_EQ(r.status().code(), StatusCode::kUnimplemented);
   }
   EXPECT_EQ(NetworkName(Network::kTCP6), "tcp6");
+  EXPECT_EQ(NetworkName(Network::kUDP4), "udp4");
+}
+
+TEST(UnixAddr, SockaddrRoundTripAndGoNames) {
+  using net::Addr;
+  sockaddr_storage ss{};
+  auto len = Addr::Unix("unix", "/tmp/x.sock").ToSockaddr(AF_UNIX, &ss);
+  ASSERT_TRUE(len.ok());
+  EXPECT_EQ(*len, offsetof(sockaddr_un, sun_path) + 12);  // name and its NUL
+  Addr back = Addr::FromSockaddr(reinterpret_cast<sockaddr*>(&ss), *len);
+  EXPECT_EQ(back, Addr::Unix("unix", "/tmp/x.sock"));
+  EXPECT_EQ(back.String(), "/tmp/x.sock");
+  EXPECT_EQ(back.Network(), "unix");
+  // Abstract: '@' is the leading NUL, which the length does not count twice.
+  len = Addr::Unix("unixgram", "@gonet").ToSockaddr(AF_UNIX, &ss);
+  ASSERT_TRUE(len.ok());
+  EXPECT_EQ(*len, offsetof(sockaddr_un, sun_path) + 6);
+  EXPECT_EQ(reinterpret_cast<sockaddr_un*>(&ss)->sun_path[0], '\0');
+  back = Addr::FromSockaddr(reinterpret_cast<sockaddr*>(&ss), *len).WithKind(Addr::Kind::kUnixgram);
+  EXPECT_EQ(back.String(), "@gonet");
+  EXPECT_EQ(back.Network(), "unixgram");
+  // An unnamed socket (family only) reads "@", as Go's syscall package shows it.
+  sockaddr_un unnamed{};
+  unnamed.sun_family = AF_UNIX;
+  EXPECT_EQ(Addr::FromSockaddr(reinterpret_cast<sockaddr*>(&unnamed),
+                               offsetof(sockaddr_un, sun_path)).String(),
+            "@");
+  // Longer than sun_path: EINVAL, as Go.
+  auto too_long = Addr::Unix("unix", std::string(sizeof(sockaddr_un{}.sun_path), 'a'))
+                      .ToSockaddr(AF_UNIX, &ss);
+  ASSERT_FALSE(too_long.ok());
+  EXPECT_EQ(too_long.status().message(), "invalid argument");
+  EXPECT_EQ(Addr::Pipe().String(), "pipe");
+  EXPECT_EQ(Addr::Nil().String(), "<nil>");
+  EXPECT_NE(Addr::UDP({}, 53), Addr({}, 53));
+  EXPECT_EQ(Addr::UDP({}, 53).Network(), "udp");
 }
 
 // ---- favoriteAddrFamily (5.3). ----
@@ -683,7 +723,9 @@ TEST(ResolveAddrList, ObservedDialAndListenErrors) {
   EXPECT_EQ(DialError("tcp", "127.0.0.1:99999", nullptr, SockMode::kListen),
             "listen tcp: address 99999: invalid port");
   EXPECT_EQ(DialError("tcp", "", nullptr, SockMode::kListen), "ok: { \":0\" }");
-  EXPECT_EQ(DialError("udp", "127.0.0.1:1"), "dial udp: unsupported network udp");
+  EXPECT_EQ(DialError("udp", "127.0.0.1:1"), "ok: { \"127.0.0.1:1\" }");
+  EXPECT_EQ(DialError("udp", "127.0.0.1:tcpmux"), "dial udp: address udp/tcpmux: unknown port");
+  EXPECT_EQ(DialError("unix", "/tmp/x"), "dial unix: unsupported network unix");
   EXPECT_EQ(DialError("tcp4", "127.0.0.1:tcp"), "dial tcp4: address tcp/tcp: unknown port");
 }
 

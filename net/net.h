@@ -104,32 +104,67 @@ bool IsClosed(const absl::Status& s);
 // there is none (timeouts, closed, EOF, address errors, foreign statuses).
 int Errno(const absl::Status& s);
 
-// A TCP endpoint: Go's *TCPAddr as a value. An IP of 0 bytes (none: the
-// wildcard, printed as ""), 4 bytes (IPv4) or 16 bytes (IPv6, which includes
-// the IPv4-mapped ::ffff:a.b.c.d, printed dotted as Go does), an IPv6 zone
-// ("eth0", or a decimal interface index) and a port. Cheap to copy; all
-// methods are const and thread-compatible.
+// A network endpoint as a value: Go's *TCPAddr, *UDPAddr, *UnixAddr, net.Pipe's
+// pipeAddr, or a nil Addr, told apart by kind() (Network()).
+//   TCP and UDP: an IP of 0 bytes (none: the wildcard, printed as ""), 4 bytes
+//   (IPv4) or 16 bytes (IPv6, which includes the IPv4-mapped ::ffff:a.b.c.d,
+//   printed dotted as Go does), an IPv6 zone ("eth0", or a decimal interface
+//   index) and a port.
+//   Unix: a path, or "@name" for a Linux abstract socket (the kernel's leading
+//   NUL shown as '@', as Go does); an unnamed socket's address reads "@".
+// Cheap to copy; all methods are const and thread-compatible.
 class Addr {
  public:
+  // What the address is; Network() names it.
+  enum class Kind : uint8_t {
+    kTCP,         // "tcp"
+    kUDP,         // "udp"
+    kUnix,        // "unix"
+    kUnixgram,    // "unixgram"
+    kUnixpacket,  // "unixpacket"
+    kPipe,        // "pipe": both ends of net::Pipe(); String() "pipe"
+    kNil,         // Go's nil Addr (an unconnected UDP socket's RemoteAddr, the sender of
+                  // an unnamed Unix datagram): Network() "", String() "<nil>"
+  };
+
   // No IP, port 0: String() is ":0", as Go's &TCPAddr{}.
   Addr() = default;
-  // `ip` must hold 0, 4 or 16 bytes; any other length is treated as no IP.
-  // `port` is kept as given (Go does not range-check TCPAddr.Port either).
+  // A TCP address. `ip` must hold 0, 4 or 16 bytes; any other length is treated
+  // as no IP. `port` is kept as given (Go does not range-check TCPAddr.Port either).
   Addr(absl::Span<const uint8_t> ip, int port, std::string_view zone = {});
+  // A UDP address (Go's &UDPAddr{IP, Port, Zone}).
+  static Addr UDP(absl::Span<const uint8_t> ip, int port, std::string_view zone = {});
+  // A Unix address (Go's &UnixAddr{Name, Net}); `network` is "unix", "unixgram" or
+  // "unixpacket" (anything else is taken as "unix").
+  static Addr Unix(std::string_view network, std::string_view name);
+  static Addr Pipe();
+  static Addr Nil();
+  // The same endpoint as another kind (a TCP Addr's IP and port as a UDP Addr).
+  // Only meaningful between kTCP and kUDP, and among the three Unix kinds.
+  Addr WithKind(Kind k) const;
+  Kind kind() const { return kind_; }
+  bool IsNil() const { return kind_ == Kind::kNil; }
+  bool IsUnix() const {
+    return kind_ == Kind::kUnix || kind_ == Kind::kUnixgram || kind_ == Kind::kUnixpacket;
+  }
+  // A Unix address's name (path or "@name"); empty for the other kinds.
+  const std::string& Name() const { return zone_; }
   // From a kernel socket address (getsockname, getpeername, accept). AF_INET
   // gives a 4-byte IP; AF_INET6 a 16-byte one (accepted IPv4 peers of a
   // dual-stack socket are v4-mapped and print dotted) with the scope id as
   // zone (the interface name, or its decimal index when it has none). Any
   // other family (or a short `len`) gives the empty Addr.
+  // AF_UNIX gives a kUnix Addr (WithKind makes it unixgram or unixpacket).
   static Addr FromSockaddr(const sockaddr* sa, socklen_t len);
   explicit Addr(const sockaddr_storage& ss)
       : Addr(FromSockaddr(reinterpret_cast<const sockaddr*>(&ss), sizeof(ss))) {}
 
-  // "tcp": every Addr in v0 is a TCP address (Go's TCPAddr.Network()).
+  // Go's Addr.Network(): "tcp", "udp", "unix", "unixgram", "unixpacket", "pipe"
+  // (and "" for a nil Addr).
   std::string Network() const;
-  // Go's TCPAddr.String(): JoinHostPort(ip[%zone], port), e.g. "127.0.0.1:8888",
-  // "[::1]:8888", "[fe80::1%eth0]:80", ":80" (no IP), "1.2.3.4:80" for
-  // ::ffff:1.2.3.4.
+  // Go's TCPAddr/UDPAddr.String(): JoinHostPort(ip[%zone], port), e.g.
+  // "127.0.0.1:8888", "[::1]:8888", "[fe80::1%eth0]:80", ":80" (no IP),
+  // "1.2.3.4:80" for ::ffff:1.2.3.4. A Unix address: its name. "pipe"; "<nil>".
   std::string String() const;
   int Port() const { return port_; }
 
@@ -149,9 +184,13 @@ class Addr {
   // and 0.0.0.0 both mean ::, an IPv4 IP becomes v4-mapped, and the zone
   // becomes the scope id (interface name, else decimal, else 0). Returns the
   // length to pass to bind/connect. Errors are kInvalidArgument.
+  // For AF_UNIX (a Unix Addr): the name, a leading '@' becoming the abstract
+  // namespace's NUL; a name longer than sun_path fails with EINVAL
+  // ("invalid argument"), as Go's syscall package does.
   absl::StatusOr<socklen_t> ToSockaddr(int family, sockaddr_storage* out) const;
 
-  // Same IP bytes (4-byte and v4-mapped forms differ here), zone and port.
+  // Same kind, IP bytes (4-byte and v4-mapped forms differ here), zone and port
+  // (or name).
   friend bool operator==(const Addr& a, const Addr& b);
   friend bool operator!=(const Addr& a, const Addr& b) { return !(a == b); }
 
@@ -160,8 +199,9 @@ class Addr {
 
   std::array<uint8_t, 16> ip_{};
   uint8_t ip_len_ = 0;  // 0, 4 or 16
+  Kind kind_ = Kind::kTCP;
   int port_ = 0;
-  std::string zone_;
+  std::string zone_;  // TCP/UDP: the IPv6 zone; Unix: the name
 };
 
 // A stream connection (Go's net.Conn). Read, Write and Close may be called

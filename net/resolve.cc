@@ -271,8 +271,8 @@ absl::StatusOr<std::vector<IPAddr>> LookupIPAddr(Network net, std::string_view h
 
   std::vector<IPAddr> addrs = LookupStaticHost(opts.hosts_path, host);
   if (addrs.empty()) {
-    const int family = net == Network::kTCP4   ? AF_INET
-                       : net == Network::kTCP6 ? AF_INET6
+    const int family = Only4(net)   ? AF_INET
+                       : Only6(net) ? AF_INET6
                                                : AF_UNSPEC;
     SystemLookupResult r =
         opts.system_lookup ? opts.system_lookup(host, family) : GetAddrInfo(host, family);
