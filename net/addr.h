@@ -262,12 +262,12 @@ std::vector<std::string_view> Fields(std::string_view line);
 
 // ---- OpError with addresses. ----
 
-// OpError (net/errors.h) printing `source` and `addr` (null = none).
+// OpError (net/errors.h) printing `source` and `addr` (null or a nil Addr = none).
 inline absl::Status OpError(std::string_view op, std::string_view net,
                             const net::Addr* source, const net::Addr* addr,
                             const absl::Status& inner) {
-  return OpError(op, net, source ? source->String() : std::string(),
-                 addr ? addr->String() : std::string(), inner);
+  return OpError(op, net, source && !source->IsNil() ? source->String() : std::string(),
+                 addr && !addr->IsNil() ? addr->String() : std::string(), inner);
 }
 
 }  // namespace gonet::net_internal

@@ -25,7 +25,17 @@ namespace gonet::net {
 namespace {
 
 using net_internal::FdErrorToStatus;
-using ConnOr = absl::StatusOr<std::shared_ptr<TCPConn>>;
+
+// A connected socket and its addresses, before it becomes a TCPConn or UDPConn.
+struct Dialed {
+  std::shared_ptr<netfd::NetFD> fd;
+  Addr laddr, raddr;
+  // Closes a dialed socket nobody will use (a racer that lost).
+  void Discard() {
+    if (fd) (void)fd->Close();
+  }
+};
+using ConnOr = absl::StatusOr<Dialed>;
 
 constexpr absl::Duration kFallbackDelay = absl::Milliseconds(300);
 constexpr absl::Duration kMinPartial = absl::Seconds(2);
@@ -83,11 +93,15 @@ ConnOr DialSingle(DialCtx& dc, const Addr& ra, absl::Time deadline) {
     const bool may_retry = attempt < 2 && dc.local_port_zero();
     net_internal::FamilyChoice fam = net_internal::FavoriteAddrFamily(
         dc.net, dc.local_ptr(), &ra, net_internal::SockMode::kDial);
+    const bool udp = net_internal::IsUDP(dc.net);
     std::unique_ptr<netfd::NetFD> fd;
-    if (auto e = netfd::NetFD::Socket(fam.family, SOCK_STREAM, 0, dc.network, &fd); !e.ok()) {
+    if (auto e = netfd::NetFD::Socket(fam.family, udp ? SOCK_DGRAM : SOCK_STREAM, 0, dc.network,
+                                      &fd);
+        !e.ok()) {
       return DialErr(dc, ra, FdErrorToStatus(e));
     }
     if (fam.family == AF_INET6) (void)fd->SetSockoptInt(IPPROTO_IPV6, IPV6_V6ONLY, fam.v6only ? 1 : 0);
+    if (udp) (void)fd->SetSockoptInt(SOL_SOCKET, SO_BROADCAST, 1);  // Go's default
     if (dc.control != nullptr && *dc.control) {
       if (absl::Status cs = net_internal::RunControl(*dc.control, dc.network, fam.family,
                                                      ra.String(), fd.get());
@@ -146,12 +160,13 @@ ConnOr DialSingle(DialCtx& dc, const Addr& ra, absl::Time deadline) {
     });
     if (raddr.IP().empty()) raddr = ra;
     // TCP simultaneous open to ourselves (dialing a free local port): retry.
-    if (may_retry && laddr.Port() == raddr.Port() &&
+    if (!udp && may_retry && laddr.Port() == raddr.Port() &&
         net_internal::IPEqual(laddr.IP(), raddr.IP())) {
       continue;
     }
-    std::shared_ptr<netfd::NetFD> shared(std::move(fd));
-    return net_internal::ConnAccess::NewConn(std::move(shared), std::move(laddr), std::move(raddr));
+    const Addr::Kind kind = net_internal::AddrKind(dc.net);
+    return Dialed{std::shared_ptr<netfd::NetFD>(std::move(fd)), laddr.WithKind(kind),
+                  raddr.WithKind(kind)};
   }
 }
 
@@ -209,7 +224,7 @@ void StartRacer(std::shared_ptr<Race> race, std::shared_ptr<DialCtx> dc, std::ve
     }
     fiber::MutexLock l(&race->mu);
     if (race->returned) {
-      if (c.ok()) (void)(*c)->Close();  // lost the race after the winner returned
+      if (c.ok()) c->Discard();  // lost the race after the winner returned
       return;
     }
     race->results.push_back({std::move(c), primary, std::move(thrown)});
@@ -296,8 +311,39 @@ absl::StatusOr<std::shared_ptr<Conn>> FinishDial(DialCtx& dc, const net_internal
     c = DialSerial(dc, list.addrs);
   }
   if (!c.ok()) return c.status();
-  net_internal::ApplyKeepAlive(c->get(), keep_alive);
-  return std::shared_ptr<Conn>(std::move(*c));
+  if (net_internal::IsUDP(dc.net)) {
+    return std::shared_ptr<Conn>(net_internal::ConnAccess::NewUDPConn(
+        std::move(c->fd), std::move(c->laddr), std::move(c->raddr)));
+  }
+  auto tcp = net_internal::ConnAccess::NewConn(std::move(c->fd), std::move(c->laddr),
+                                               std::move(c->raddr));
+  net_internal::ApplyKeepAlive(tcp.get(), keep_alive);
+  return std::shared_ptr<Conn>(std::move(tcp));
+}
+
+// Go's dialUnix for "unix", "unixgram", "unixpacket": the address is the path, no
+// lookup; the connect of a Unix socket finishes (or fails) at once.
+absl::StatusOr<std::shared_ptr<Conn>> DialUnixNetwork(const Context& ctx, absl::Time deadline,
+                                                      std::string_view network,
+                                                      std::string_view address,
+                                                      std::string_view local_address,
+                                                      const ControlFunc& control) {
+  std::optional<Addr> laddr;
+  if (!local_address.empty()) laddr = Addr::Unix(network, local_address);
+  const Addr* lp = laddr ? &*laddr : nullptr;
+  if (address.empty()) {
+    return net_internal::OpError("dial", network, "", "", net_internal::MakeMissingAddress());
+  }
+  const Addr raddr = Addr::Unix(network, address);
+  if (absl::Status e = ctx.Err(); !e.ok()) {
+    return net_internal::OpError("dial", network, lp, &raddr, MapCtxErr(e));
+  }
+  if (deadline <= absl::Now()) {
+    return net_internal::OpError("dial", network, lp, &raddr, net_internal::MakeTimeout());
+  }
+  auto c = net_internal::DialUnix(network, lp, raddr, &control, deadline);
+  if (!c.ok()) return net_internal::OpError("dial", network, lp, &raddr, c.status());
+  return std::shared_ptr<Conn>(*std::move(c));
 }
 
 }  // namespace
@@ -317,6 +363,9 @@ absl::StatusOr<std::shared_ptr<Conn>> Dialer::DialContext(const Context& ctx,
   if (timeout != absl::ZeroDuration()) dc.deadline = std::min(dc.deadline, absl::Now() + timeout);
   if (std::optional<absl::Time> d = ctx.Deadline()) dc.deadline = std::min(dc.deadline, *d);
   dc.control = &control;
+  if (net_internal::ParseUnixNetwork(network)) {
+    return DialUnixNetwork(ctx, dc.deadline, network, address, local_address, control);
+  }
   // Lookups end with ctx or at the deadline (Go runs them under a context with it).
   auto lookup = [&ctx, &dc](net_internal::Network n, std::string_view host) {
     return net_internal::LookupIPAddrContext(ctx, dc.deadline, n, host);

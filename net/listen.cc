@@ -19,6 +19,28 @@ absl::StatusOr<std::shared_ptr<Listener>> ListenConfig::Listen(const Context& ct
                                                                std::string_view network,
                                                                std::string_view address) const {
   if (!netfd::InFiber()) return net_internal::MakeNotFiber();
+  const ControlFunc* ctl = control ? &control : nullptr;
+  if (net_internal::ParseUnixNetwork(network)) {
+    // Go's resolveAddrList for unix*: the address is the name; "" binds an unnamed
+    // socket (the kernel then picks an abstract name).
+    const Addr laddr = Addr::Unix(network, address);
+    auto l = net_internal::ListenUnix(network, laddr, ctl, backlog);
+    if (!l.ok()) return net_internal::OpError("listen", network, nullptr, &laddr, l.status());
+    return std::shared_ptr<Listener>(*std::move(l));
+  }
+  if (auto n = net_internal::ParseNetwork(network); n.ok() && net_internal::IsUDP(*n)) {
+    // Go resolves the address, then finds a UDPAddr where Listen wants a TCP or
+    // Unix one.
+    auto list = net_internal::ResolveAddrList(
+        net_internal::SockMode::kListen, network, address, nullptr,
+        [&ctx](net_internal::Network n, std::string_view host) {
+          return net_internal::LookupIPAddrContext(ctx, absl::InfiniteFuture(), n, host);
+        });
+    if (!list.ok()) return net_internal::OpError("listen", network, "", "", list.status());
+    const Addr la = net_internal::FirstForListen(list->addrs);
+    return net_internal::OpError("listen", network, nullptr, &la,
+                                 net_internal::MakeAddrError("unexpected address type", address));
+  }
   auto list = net_internal::ResolveAddrList(
       net_internal::SockMode::kListen, network, address, nullptr,
       [&ctx](net_internal::Network n, std::string_view host) {
@@ -67,6 +89,43 @@ absl::StatusOr<std::shared_ptr<Listener>> ListenConfig::Listen(const Context& ct
   std::shared_ptr<netfd::NetFD> shared(std::move(fd));
   return std::shared_ptr<Listener>(
       net_internal::ConnAccess::NewListener(std::move(shared), std::move(local), absl::ZeroDuration()));
+}
+
+absl::StatusOr<std::shared_ptr<PacketConn>> ListenConfig::ListenPacket(
+    std::string_view network, std::string_view address) const {
+  return ListenPacket(Background(), network, address);
+}
+
+absl::StatusOr<std::shared_ptr<PacketConn>> ListenConfig::ListenPacket(
+    const Context& ctx, std::string_view network, std::string_view address) const {
+  if (!netfd::InFiber()) return net_internal::MakeNotFiber();
+  const ControlFunc* ctl = control ? &control : nullptr;
+  if (net_internal::ParseUnixNetwork(network)) {
+    const Addr laddr = Addr::Unix(network, address);
+    auto c = net_internal::ListenUnixgram(network, laddr, ctl);
+    if (!c.ok()) return net_internal::OpError("listen", network, nullptr, &laddr, c.status());
+    return std::shared_ptr<PacketConn>(*std::move(c));
+  }
+  auto list = net_internal::ResolveAddrList(
+      net_internal::SockMode::kListen, network, address, nullptr,
+      [&ctx](net_internal::Network n, std::string_view host) {
+        return net_internal::LookupIPAddrContext(ctx, absl::InfiniteFuture(), n, host);
+      });
+  if (!list.ok()) return net_internal::OpError("listen", network, "", "", list.status());
+  const Addr la = net_internal::FirstForListen(list->addrs);
+  if (!net_internal::IsUDP(list->net)) {
+    // A TCP address where ListenPacket wants a UDP or Unix one (Go's text).
+    return net_internal::OpError("listen", network, nullptr, &la,
+                                 net_internal::MakeAddrError("unexpected address type", address));
+  }
+  auto c = net_internal::ListenUDP(network, list->net, la, ctl);
+  if (!c.ok()) return net_internal::OpError("listen", network, nullptr, &la, c.status());
+  return std::shared_ptr<PacketConn>(*std::move(c));
+}
+
+absl::StatusOr<std::shared_ptr<PacketConn>> ListenPacket(std::string_view network,
+                                                         std::string_view address) {
+  return ListenConfig{}.ListenPacket(network, address);
 }
 
 absl::StatusOr<std::shared_ptr<Listener>> Listen(std::string_view network, std::string_view address) {

@@ -17,9 +17,9 @@
 // pipe/unreachable -> kUnavailable; bad address, port, network or argument ->
 // kInvalidArgument; host not found -> kNotFound; a context canceled ("operation
 // was canceled") -> kCancelled; a control func's error keeps its own code;
-// anything else -> kUnknown (errno kept). Networks Go knows but gonet v0 does not
-// implement ("udp*", "unix*", "ip*") fail with kUnimplemented, "unsupported network
-// udp".
+// anything else -> kUnknown (errno kept). Networks Go knows but gonet does not
+// implement ("ip*", raw IP sockets) fail with kUnimplemented, "unsupported network
+// ip4".
 // The predicates below read a marker gonet attaches to its own statuses, never
 // the code: IsEOF(absl::OutOfRangeError("x")) is false.
 //
@@ -44,7 +44,10 @@
 // SIGPIPE never kills the process because of a write to a socket, whatever the
 // process's SIGPIPE disposition is (writes use MSG_NOSIGNAL).
 //
-// Networks: "tcp" (dual stack), "tcp4", "tcp6". Addresses: "host:port",
+// Networks: "tcp" (dual stack), "tcp4", "tcp6"; "udp", "udp4", "udp6" (Dial,
+// ListenPacket); "unix" (Dial, Listen), "unixpacket" (Dial, Listen), "unixgram"
+// (Dial, ListenPacket), whose address is a path or "@name" (Linux's abstract
+// namespace); net::Pipe() for an in-memory pair. Addresses: "host:port",
 // ":port" (all interfaces for Listen, the local system for Dial, as in Go),
 // "[v6]:port", "[fe80::1%eth0]:port", "localhost:port"; port "0" picks a free
 // port; a port may be a service name ("http"). Names resolve through /etc/hosts
@@ -59,6 +62,7 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -66,6 +70,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
@@ -310,6 +315,215 @@ class TCPListener : public Listener {
   absl::Duration keep_alive_ = absl::ZeroDuration();
 };
 
+// Go's net.Buffers: several buffers written with one writev(2) where the conn is a
+// socket (TCPConn, UnixConn), else one Write each. Returns the bytes written in all.
+using Buffers = std::vector<absl::Span<const char>>;
+IOResult WriteBuffers(Conn& c, const Buffers& bufs);
+
+// ReadFrom's result: Go's (n, addr, err). addr is the sender (a nil Addr when the
+// sender has none, as an unnamed Unix datagram socket).
+struct PacketResult {
+  size_t n = 0;
+  Addr addr;
+  absl::Status err;
+};
+
+// A packet-oriented socket (Go's net.PacketConn): UDPConn, and UnixConn on a
+// "unixgram" socket. Each ReadFrom returns one datagram; one that does not fit in
+// buf is cut to buf.size() and the rest dropped, without an error (as Go;
+// ReadMsgUDP/ReadMsgUnix report MSG_TRUNC in flags).
+class PacketConn {
+ public:
+  virtual ~PacketConn() = default;
+  virtual PacketResult ReadFrom(absl::Span<char> buf) = 0;
+  virtual IOResult WriteTo(absl::Span<const char> buf, const Addr& addr) = 0;
+  virtual absl::Status Close() = 0;
+  virtual Addr LocalAddr() const = 0;
+  virtual absl::Status SetDeadline(absl::Time t) = 0;
+  virtual absl::Status SetReadDeadline(absl::Time t) = 0;
+  virtual absl::Status SetWriteDeadline(absl::Time t) = 0;
+};
+
+// ReadMsgUDP/ReadMsgUnix: n data bytes and oobn control bytes read, the recvmsg
+// flags (MSG_TRUNC, MSG_CTRUNC...), the sender.
+struct MsgResult {
+  size_t n = 0, oobn = 0;
+  int flags = 0;
+  Addr addr;
+  absl::Status err;
+};
+
+// What Dial("udp*") and ListenPacket("udp*") hand out (Go's *UDPConn). Read/Write
+// need a connected socket (Dial) for Write; ReadFrom/WriteTo work on both (WriteTo
+// on a dialed conn fails with "use of WriteTo with pre-connected connection").
+// An ICMP error for a connected socket shows up in the next Read or Write
+// ("read: connection refused").
+class UDPConn : public Conn, public PacketConn {
+ public:
+  ~UDPConn() override;
+
+  IOResult Read(absl::Span<char> buf) override;
+  IOResult Write(absl::Span<const char> buf) override;
+  absl::Status Close() override;
+  Addr LocalAddr() const override;
+  Addr RemoteAddr() const override;  // a nil Addr unless dialed
+  absl::Status SetDeadline(absl::Time t) override;
+  absl::Status SetReadDeadline(absl::Time t) override;
+  absl::Status SetWriteDeadline(absl::Time t) override;
+  PacketResult ReadFrom(absl::Span<char> buf) override;
+  IOResult WriteTo(absl::Span<const char> buf, const Addr& addr) override;
+
+  // recvmsg: the datagram into b, control messages into oob.
+  MsgResult ReadMsgUDP(absl::Span<char> b, absl::Span<char> oob);
+  // sendmsg to addr (null on a dialed conn), with control messages oob; n counts b's
+  // bytes sent.
+  IOResult WriteMsgUDP(absl::Span<const char> b, absl::Span<const char> oob, const Addr* addr);
+  absl::Status SetReadBuffer(int bytes);
+  absl::Status SetWriteBuffer(int bytes);
+  absl::Status Control(absl::FunctionRef<void(int fd)> f);  // as TCPConn::Control
+
+ protected:
+  UDPConn(std::shared_ptr<netfd::NetFD> fd, Addr local, Addr remote);
+  friend struct net_internal::ConnAccess;
+
+ private:
+  std::shared_ptr<netfd::NetFD> fd_;
+  Addr local_;
+  Addr remote_;
+};
+
+// What Dial("unix*"), UnixListener::Accept and ListenPacket("unixgram") hand out
+// (Go's *UnixConn). On "unix" and "unixpacket" it is a Conn; on "unixgram" also a
+// PacketConn. Descriptors travel in oob (UnixRights / ParseUnixRights); received
+// descriptors are the caller's to close (ParseUnixRights hands them over), and
+// ReadMsgUnix closes those that arrived but did not fit in oob (MSG_CTRUNC), so none
+// leak.
+class UnixConn : public Conn, public PacketConn {
+ public:
+  ~UnixConn() override;
+
+  IOResult Read(absl::Span<char> buf) override;
+  IOResult Write(absl::Span<const char> buf) override;
+  absl::Status Close() override;
+  Addr LocalAddr() const override;
+  Addr RemoteAddr() const override;
+  absl::Status SetDeadline(absl::Time t) override;
+  absl::Status SetReadDeadline(absl::Time t) override;
+  absl::Status SetWriteDeadline(absl::Time t) override;
+  PacketResult ReadFrom(absl::Span<char> buf) override;
+  IOResult WriteTo(absl::Span<const char> buf, const Addr& addr) override;
+
+  MsgResult ReadMsgUnix(absl::Span<char> b, absl::Span<char> oob);
+  IOResult WriteMsgUnix(absl::Span<const char> b, absl::Span<const char> oob, const Addr* addr);
+  absl::Status CloseRead();
+  absl::Status CloseWrite();
+  absl::Status SetReadBuffer(int bytes);
+  absl::Status SetWriteBuffer(int bytes);
+  absl::Status Control(absl::FunctionRef<void(int fd)> f);
+
+ protected:
+  UnixConn(std::shared_ptr<netfd::NetFD> fd, Addr local, Addr remote, bool dialed);
+  friend struct net_internal::ConnAccess;
+
+ private:
+  std::shared_ptr<netfd::NetFD> fd_;
+  Addr local_;
+  Addr remote_;
+  bool dialed_;  // made by Dial (Go's isConnected): WriteTo then fails
+};
+
+// What Listen("unix"/"unixpacket") hands out (Go's *UnixListener). Close removes the
+// socket file when this listener created it (not for "@abstract" names), as Go.
+class UnixListener : public Listener {
+ public:
+  ~UnixListener() override;
+
+  absl::StatusOr<std::shared_ptr<Conn>> Accept() override;
+  absl::Status Close() override;
+  Addr Address() const override;
+
+  absl::StatusOr<std::shared_ptr<UnixConn>> AcceptUnix();
+  absl::Status SetDeadline(absl::Time t);
+  // Whether Close unlinks the socket file (default: yes when Listen created it).
+  void SetUnlinkOnClose(bool unlink);
+  absl::Status Control(absl::FunctionRef<void(int fd)> f);
+
+ protected:
+  UnixListener(std::shared_ptr<netfd::NetFD> fd, Addr local, bool unlink);
+  friend struct net_internal::ConnAccess;
+
+ private:
+  std::shared_ptr<netfd::NetFD> fd_;
+  Addr local_;
+  std::atomic<bool> unlink_;
+  std::atomic<bool> unlinked_{false};  // Close unlinks once
+};
+
+// Go's net.ListenPacket: "udp", "udp4", "udp6" (a UDPConn) and "unixgram" (a
+// UnixConn). SO_BROADCAST is set on UDP sockets, as Go does.
+absl::StatusOr<std::shared_ptr<PacketConn>> ListenPacket(std::string_view network,
+                                                         std::string_view address);
+
+// Go's syscall.UnixRights: one SCM_RIGHTS control message carrying fds, for oob.
+std::string UnixRights(absl::Span<const int> fds);
+// Go's ParseSocketControlMessage + ParseUnixRights over every message in oob: the
+// descriptors received (now the caller's to close). A malformed message fails with
+// kInvalidArgument ("invalid argument"); descriptors of well-formed messages before
+// it are closed then, so that none leak.
+absl::StatusOr<std::vector<int>> ParseUnixRights(absl::Span<const char> oob);
+
+// Go's net.Pipe: a synchronous, in-memory, full-duplex connection. Each Write blocks
+// until the other end's Reads have consumed all of it; no buffering. Deadlines work
+// as on sockets ("read pipe: i/o timeout"); after Close, the closing end gets
+// io.ErrClosedPipe ("io: read/write on closed pipe") and the other end io.EOF on
+// Read, "io: read/write on closed pipe" on Write. Addrs: Network() and String() are
+// "pipe". Needs a fiber for Read and Write.
+std::pair<std::shared_ptr<Conn>, std::shared_ptr<Conn>> Pipe();
+
+// Go's net.Resolver. Lookups run under ctx (its deadline and cancellation): "lookup
+// HOST: i/o timeout" / "lookup HOST: operation was canceled" when it ends first. Names
+// go through /etc/hosts first, then DNS: with prefer_go, gonet's own DNS client
+// (/etc/resolv.conf's servers, search list, ndots, timeout, attempts; UDP, and TCP
+// for a truncated answer; no thread); otherwise the system resolver (getaddrinfo and
+// friends, in gonet::Blocking). Identical concurrent lookups share one query, and at
+// most 500 system-resolver calls run at once (the rest wait). Fiber only.
+class Resolver {
+ public:
+  bool prefer_go = false;  // true: the built-in DNS client, never the system resolver
+
+  // Addresses as strings ("127.0.0.1", "::1").
+  absl::StatusOr<std::vector<std::string>> LookupHost(const Context& ctx,
+                                                      std::string_view host) const;
+  // Addresses as Addrs with port 0 and the zone (Go's IPAddr).
+  absl::StatusOr<std::vector<Addr>> LookupIPAddr(const Context& ctx, std::string_view host) const;
+  // network "tcp*", "udp*" or "" (both); a number or a service name.
+  absl::StatusOr<int> LookupPort(const Context& ctx, std::string_view network,
+                                 std::string_view service) const;
+  // Reverse lookup: the names of an IP address (/etc/hosts first, then PTR).
+  absl::StatusOr<std::vector<std::string>> LookupAddr(const Context& ctx,
+                                                      std::string_view addr) const;
+  // The canonical name, with a trailing dot.
+  absl::StatusOr<std::string> LookupCNAME(const Context& ctx, std::string_view host) const;
+  struct SRV {
+    std::string target;
+    uint16_t port, priority, weight;
+  };
+  // _service._proto.name (or name alone when service and proto are empty), ordered
+  // by priority, then randomly by weight (RFC 2782), as Go. Returns the name queried.
+  absl::StatusOr<std::pair<std::string, std::vector<SRV>>> LookupSRV(
+      const Context& ctx, std::string_view service, std::string_view proto,
+      std::string_view name) const;
+};
+const Resolver& DefaultResolver();
+
+// Go's ResolveTCPAddr / ResolveUDPAddr / ResolveUnixAddr: an Addr from a string (for
+// WriteTo, Dialer::local_address...). Names are looked up (Fiber only then; an IP
+// literal or a Unix path works anywhere). Errors are Go's ("unknown network tcp7",
+// "address 1.2.3.4: missing port in address").
+absl::StatusOr<Addr> ResolveTCPAddr(std::string_view network, std::string_view address);
+absl::StatusOr<Addr> ResolveUDPAddr(std::string_view network, std::string_view address);
+absl::StatusOr<Addr> ResolveUnixAddr(std::string_view network, std::string_view address);
+
 // Listen("tcp", ":8080"): all interfaces, one dual-stack socket (IPv4 peers
 // show up as plain IPv4). "tcp4"/"tcp6" restrict the family. A host name binds
 // its first IPv4 address (else its first one). SO_REUSEADDR is set; the
@@ -372,6 +586,12 @@ struct ListenConfig {
   // under a canceled ctx (as Go). Fiber only.
   absl::StatusOr<std::shared_ptr<Listener>> Listen(const Context& ctx, std::string_view network,
                                                    std::string_view address) const;
+  // Go's ListenConfig.ListenPacket: "udp*" and "unixgram"; ctx as in Listen.
+  absl::StatusOr<std::shared_ptr<PacketConn>> ListenPacket(std::string_view network,
+                                                           std::string_view address) const;
+  absl::StatusOr<std::shared_ptr<PacketConn>> ListenPacket(const Context& ctx,
+                                                           std::string_view network,
+                                                           std::string_view address) const;
 };
 
 // Address helpers, as in Go.

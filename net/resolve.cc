@@ -203,6 +203,18 @@ std::vector<IPAddr> LookupStaticHost(const std::string& path, std::string_view h
   return Hosts().Lookup(path, host);
 }
 
+std::vector<std::string> LookupStaticAddr(const std::string& path, const IPAddr& ip) {
+  std::vector<std::string> names;
+  for (std::string_view line : Lines(ReadFile(path))) {
+    std::vector<std::string_view> f = Fields(line);
+    if (f.size() < 2) continue;
+    std::optional<IPAddr> a = ParseIPZone(f[0]);
+    if (!a.has_value() || !IPEqual(a->bytes(), ip.bytes()) || a->zone != ip.zone) continue;
+    for (size_t i = 1; i < f.size(); ++i) names.emplace_back(f[i]);
+  }
+  return names;
+}
+
 bool IsDomainName(std::string_view s) {
   if (s == ".") return true;
   const size_t l = s.size();

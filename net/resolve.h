@@ -74,6 +74,9 @@ std::vector<IPAddr> LookupStaticHost(const std::string& path, std::string_view h
 // of 1..63 bytes of letters, digits, '_' and '-' (a label does not start or
 // end with '-'), not all-numeric.
 bool IsDomainName(std::string_view name);
+// The names the hosts file at `path` lists for `ip` (Go's lookupStaticAddr), in file
+// order, as written. Re-read on every call (reverse lookups are rare).
+std::vector<std::string> LookupStaticAddr(const std::string& path, const IPAddr& ip);
 // The first nameserver of the resolv.conf at `path` as "ip:53" / "[ip]:53";
 // "127.0.0.1:53" (Go's default) when it names none or cannot be read.
 std::string DNSServer(const std::string& path);

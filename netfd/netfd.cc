@@ -312,6 +312,63 @@ FdResult NetFD::Write(absl::Span<const char> p) {
   return r;
 }
 
+namespace {
+// The retry loop shared by ReadWith and WriteWith; the lock is the caller's.
+template <typename Wait>
+FdResult RetryOp(int fd, const char* syscall, absl::FunctionRef<ssize_t(int fd)> op,
+                 Wait wait) {
+  for (;;) {
+    ssize_t n = op(fd);
+    if (n >= 0) return {static_cast<size_t>(n), FdError{}};
+    int e = LastErrno();
+    if (e == EINTR) continue;
+    if (e == EAGAIN) {
+      PollError pe = wait();
+      if (pe == PollError::kOk) continue;
+      return {0, FdError::FromPoll(pe)};
+    }
+    return {0, FdError::Errno(syscall, e)};
+  }
+}
+}  // namespace
+
+FdResult NetFD::ReadWith(const char* syscall, absl::FunctionRef<ssize_t(int fd)> op) {
+  if (!fiber_internal::InFiber()) {
+    if (!fdmu_.IncRef()) return {0, FdError::Of(FdError::Kind::kClosing)};
+    (void)DecRef();
+    return {0, FdError::Of(FdError::Kind::kNotFiber)};
+  }
+  if (FdError e = ReadLock(); !e.ok()) return {0, e};
+  if (PollError pe = Prepare('r'); pe != PollError::kOk) {
+    ReadUnlock();
+    return {0, FdError::FromPoll(pe)};
+  }
+  // A stream read that the Read fast path marked drained must not skip its syscall
+  // here: these ops never consult the drained hint, and clear it.
+  if (sotype_ == SOCK_STREAM && pd_ != nullptr) pd_->SetReadDrained(false);
+  FdResult r = RetryOp(sysfd_, syscall, op, [this] { return WaitFor('r'); });
+  ReadUnlock();
+  return r;
+}
+
+FdResult NetFD::WriteWith(const char* syscall, absl::FunctionRef<ssize_t(int fd)> op) {
+  if (!fiber_internal::InFiber()) {
+    if (fdmu_.IncRef()) {
+      (void)DecRef();
+      return {0, FdError::Of(FdError::Kind::kNotFiber)};
+    }
+    return {0, FdError::Of(FdError::Kind::kClosing)};
+  }
+  if (FdError e = WriteLock(); !e.ok()) return {0, e};
+  if (PollError pe = Prepare('w'); pe != PollError::kOk) {
+    WriteUnlock();
+    return {0, FdError::FromPoll(pe)};
+  }
+  FdResult r = RetryOp(sysfd_, syscall, op, [this] { return WaitFor('w'); });
+  WriteUnlock();
+  return r;
+}
+
 FdError NetFD::Accept(int* newfd, sockaddr_storage* rsa, socklen_t* rsalen) {
   if (!fiber_internal::InFiber()) {
     if (fdmu_.IncRef()) {

@@ -110,6 +110,15 @@ class NetFD {
 
   FdResult Read(absl::Span<char> p);
   FdResult Write(absl::Span<const char> p);
+  // Go's pfd.ReadFrom / ReadMsg / WriteTo / WriteMsg / Writev shape, for the calls Read
+  // and Write do not cover (recvfrom, recvmsg, sendto, sendmsg, writev): takes the read
+  // (write) lock, checks the poller, then runs op(fd) until it neither fails with
+  // EINTR nor EAGAIN, parking for readiness after EAGAIN. op returns the syscall's
+  // result, or -1 with errno set; -1 ends with FdError::Errno(syscall, errno). Its
+  // result is returned as n; EOF rules are the caller's (these never report kEOF).
+  // op runs once per try and may be called several times: it must restart cleanly.
+  FdResult ReadWith(const char* syscall, absl::FunctionRef<ssize_t(int fd)> op);
+  FdResult WriteWith(const char* syscall, absl::FunctionRef<ssize_t(int fd)> op);
   // accept4 with Go's retry list; the new fd is non-blocking and close-on-exec.
   // On error *call names the failing syscall ("accept4", "accept", "setnonblock").
   FdError Accept(int* newfd, sockaddr_storage* rsa, socklen_t* rsalen);

@@ -1,0 +1,251 @@
+// Go's net.Resolver (net/lookup.go, lookup_unix.go, cgo_unix.go), ResolveTCPAddr,
+// ResolveUDPAddr, ResolveUnixAddr, and net.Buffers.
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
+#include "absl/synchronization/mutex.h"
+#include "fiber/channel.h"
+#include "fiber/fiber.h"
+#include "fiber/sync.h"
+#include "net/errors.h"
+#include "net/internal.h"
+#include "net/resolve.h"
+
+namespace gonet::net {
+namespace {
+
+namespace ni = net_internal;
+
+// Go's absDomainName: names come back rooted ("localhost.").
+std::string AbsDomainName(std::string_view name) {
+  std::string s(name);
+  if (s.empty() || s.back() != '.') s.push_back('.');
+  return s;
+}
+
+absl::Status CtxDNSError(const absl::Status& why, std::string_view name) {
+  const bool timeout = why.code() == absl::StatusCode::kDeadlineExceeded;
+  return ni::MakeDNSError({.err = timeout ? "i/o timeout" : "operation was canceled",
+                           .name = name,
+                           .timeout = timeout,
+                           .canceled = !timeout});
+}
+
+// Runs a blocking system-resolver call under ctx: in its own fiber (inside
+// gonet::Blocking), raced against ctx's end; the abandoned call finishes alone.
+template <typename T, typename F>
+absl::StatusOr<T> UnderContext(const Context& ctx, std::string_view name, F call) {
+  if (absl::Status e = ctx.Err(); !e.ok()) return CtxDNSError(e, name);
+  if (!ni::Cancelable(ctx)) return gonet::Blocking(std::move(call));
+  auto result = std::make_shared<fiber::Channel<absl::StatusOr<T>>>(1);
+  gonet::Go([result, call = std::move(call)]() mutable {
+    result->Send(gonet::Blocking(std::move(call)));
+  });
+  std::optional<absl::StatusOr<T>> r;
+  if (fiber::Select({fiber::OnRecv(*result, &r),
+                     fiber::OnRecv<std::monostate>(ctx.Done(), nullptr)}) == 0) {
+    return std::move(*r);
+  }
+  return CtxDNSError(ctx.Err(), name);
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<Addr>> Resolver::LookupIPAddr(const Context& ctx,
+                                                         std::string_view host) const {
+  if (!netfd::InFiber()) return ni::MakeNotFiber();
+  // Go: an empty host is "no such host".
+  if (host.empty()) return ni::MakeDNSError({.err = ni::kNoSuchHost, .name = host, .not_found = true});
+  absl::StatusOr<std::vector<ni::IPAddr>> ips =
+      prefer_go ? ni::LookupIPAddrGo(ctx, absl::InfiniteFuture(), ni::Network::kTCP, host)
+                : ni::LookupIPAddrContext(ctx, absl::InfiniteFuture(), ni::Network::kTCP, host);
+  if (!ips.ok()) return ips.status();
+  std::vector<Addr> out;
+  out.reserve(ips->size());
+  for (const ni::IPAddr& ip : *ips) out.emplace_back(ip.bytes(), 0, ip.zone);
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> Resolver::LookupHost(const Context& ctx,
+                                                              std::string_view host) const {
+  absl::StatusOr<std::vector<Addr>> addrs = LookupIPAddr(ctx, host);
+  if (!addrs.ok()) return addrs.status();
+  std::vector<std::string> out;
+  out.reserve(addrs->size());
+  for (const Addr& a : *addrs) {
+    std::string s = ni::IPString(a.IP());
+    if (!a.Zone().empty()) s += "%" + a.Zone();
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+absl::StatusOr<int> Resolver::LookupPort(const Context& ctx, std::string_view network,
+                                         std::string_view service) const {
+  (void)ctx;  // a table lookup: nothing to wait for
+  // Go: "" means either protocol (tcp first); tcp4/6 and udp4/6 name their protocol.
+  std::vector<const ni::ServiceTable*> tables;
+  if (network.empty() || network == "ip") {
+    tables = {&ni::DefaultServices(), &ni::DefaultUDPServices()};
+  } else if (network == "tcp" || network == "tcp4" || network == "tcp6") {
+    tables = {&ni::DefaultServices()};
+  } else if (network == "udp" || network == "udp4" || network == "udp6") {
+    tables = {&ni::DefaultUDPServices()};
+  } else {
+    return ni::MakeUnknownNetwork(network);
+  }
+  absl::Status first;
+  for (const ni::ServiceTable* t : tables) {
+    absl::StatusOr<int> p = ni::ParsePort(service, *t);
+    if (p.ok()) return p;
+    if (first.ok()) first = p.status();
+  }
+  return first;
+}
+
+absl::StatusOr<std::vector<std::string>> Resolver::LookupAddr(const Context& ctx,
+                                                              std::string_view addr) const {
+  if (!netfd::InFiber()) return ni::MakeNotFiber();
+  std::optional<ni::IPAddr> ip = ni::ParseIPZone(addr);
+  if (!ip.has_value()) {
+    return ni::MakeDNSError({.err = "unrecognized address", .name = addr});
+  }
+  // /etc/hosts first, as Go's lookupStaticAddr.
+  std::vector<std::string> names = ni::LookupStaticAddr("/etc/hosts", *ip);
+  if (!names.empty()) {
+    for (std::string& n : names) n = AbsDomainName(n);
+    return names;
+  }
+  if (prefer_go) return ni::LookupAddrGo(ctx, absl::InfiniteFuture(), *ip, addr);
+  const std::string name(addr);
+  return UnderContext<std::vector<std::string>>(
+      ctx, addr, [ip = *ip, name]() -> absl::StatusOr<std::vector<std::string>> {
+        sockaddr_storage ss{};
+        absl::StatusOr<socklen_t> sl =
+            Addr(ip.bytes(), 0, ip.zone).ToSockaddr(ni::IsIPv4(ip.bytes()) ? AF_INET : AF_INET6, &ss);
+        if (!sl.ok()) return sl.status();
+        char host[NI_MAXHOST];
+        int rc = getnameinfo(reinterpret_cast<sockaddr*>(&ss), *sl, host, sizeof host, nullptr, 0,
+                             NI_NAMEREQD);
+        if (rc != 0) {
+          const bool timeout = rc == EAI_AGAIN;
+          return ni::MakeDNSError({.err = timeout ? "i/o timeout" : ni::kNoSuchHost,
+                                   .name = name,
+                                   .server = timeout ? "" : ni::DNSServer("/etc/resolv.conf"),
+                                   .timeout = timeout,
+                                   .not_found = !timeout});
+        }
+        return std::vector<std::string>{AbsDomainName(host)};
+      });
+}
+
+absl::StatusOr<std::string> Resolver::LookupCNAME(const Context& ctx,
+                                                  std::string_view host) const {
+  if (!netfd::InFiber()) return ni::MakeNotFiber();
+  if (prefer_go) return ni::LookupCNAMEGo(ctx, absl::InfiniteFuture(), host);
+  const std::string name(host);
+  return UnderContext<std::string>(ctx, host, [name]() -> absl::StatusOr<std::string> {
+    addrinfo hints{};
+    hints.ai_flags = AI_CANONNAME;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* res = nullptr;
+    int rc = getaddrinfo(name.c_str(), nullptr, &hints, &res);
+    if (rc != 0) {
+      const bool timeout = rc == EAI_AGAIN;
+      return ni::MakeDNSError({.err = timeout ? "i/o timeout" : ni::kNoSuchHost,
+                               .name = name,
+                               .server = timeout ? "" : ni::DNSServer("/etc/resolv.conf"),
+                               .timeout = timeout,
+                               .not_found = !timeout});
+    }
+    std::string canon = res->ai_canonname != nullptr ? res->ai_canonname : name;
+    freeaddrinfo(res);
+    return AbsDomainName(canon);
+  });
+}
+
+absl::StatusOr<std::pair<std::string, std::vector<Resolver::SRV>>> Resolver::LookupSRV(
+    const Context& ctx, std::string_view service, std::string_view proto,
+    std::string_view name) const {
+  if (!netfd::InFiber()) return ni::MakeNotFiber();
+  // Go 1.19 asks DNS itself for SRV records whichever resolver is preferred.
+  std::string target;
+  if (service.empty() && proto.empty()) {
+    target = std::string(name);
+  } else {
+    target = "_" + std::string(service) + "._" + std::string(proto) + "." + std::string(name);
+  }
+  return ni::LookupSRVGo(ctx, absl::InfiniteFuture(), target);
+}
+
+const Resolver& DefaultResolver() {
+  static const Resolver* const r = new Resolver();
+  return *r;
+}
+
+// ---------------------------------------------------------------- Resolve*Addr
+
+namespace {
+
+absl::StatusOr<Addr> ResolveIPPort(std::string_view network, std::string_view address,
+                                   bool udp) {
+  absl::StatusOr<ni::Network> n = ni::ParseNetwork(network);
+  if (!n.ok() || ni::IsUDP(*n) != udp) {
+    return ni::MakeUnknownNetwork(network);
+  }
+  auto lookup = [](ni::Network net, std::string_view host) {
+    if (!netfd::InFiber()) {
+      return absl::StatusOr<std::vector<ni::IPAddr>>(ni::MakeNotFiber());
+    }
+    return ni::LookupIPAddrBlocking(net, host);
+  };
+  absl::StatusOr<std::vector<Addr>> addrs = ni::InternetAddrList(*n, address, lookup);
+  if (!addrs.ok()) return addrs.status();
+  return ni::FirstForResolve(*n, address, *addrs);
+}
+
+}  // namespace
+
+absl::StatusOr<Addr> ResolveTCPAddr(std::string_view network, std::string_view address) {
+  return ResolveIPPort(network, address, false);
+}
+
+absl::StatusOr<Addr> ResolveUDPAddr(std::string_view network, std::string_view address) {
+  return ResolveIPPort(network, address, true);
+}
+
+absl::StatusOr<Addr> ResolveUnixAddr(std::string_view network, std::string_view address) {
+  if (!ni::ParseUnixNetwork(network)) return ni::MakeUnknownNetwork(network);
+  return Addr::Unix(network, address);
+}
+
+// ---------------------------------------------------------------- Buffers
+
+IOResult WriteBuffers(Conn& c, const Buffers& bufs) {
+  // Sockets take them in one writev; anything else one Write each (Go's fallback).
+  if (auto* tcp = dynamic_cast<TCPConn*>(&c)) {
+    return ni::ConnWritev(*ni::ConnAccess::Fd(tcp), tcp->LocalAddr(), tcp->RemoteAddr(), bufs);
+  }
+  if (auto* un = dynamic_cast<UnixConn*>(&c)) {
+    return ni::ConnWritev(*ni::ConnAccess::Fd(un), un->LocalAddr(), un->RemoteAddr(), bufs);
+  }
+  IOResult total;
+  for (const auto& b : bufs) {
+    IOResult r = c.Write(b);
+    total.n += r.n;
+    if (!r.err.ok()) {
+      total.err = r.err;
+      break;
+    }
+  }
+  return total;
+}
+
+}  // namespace gonet::net
