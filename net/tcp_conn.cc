@@ -7,10 +7,13 @@
 #include <climits>
 
 #include "absl/base/internal/raw_logging.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "fiber/channel.h"
 #include "fiber/context.h"
 #include "fiber/fiber.h"
+#include "fiber/sync.h"
 #include "net/errors.h"
 #include "net/internal.h"
 #include "net/resolve.h"
@@ -77,11 +80,75 @@ net::Addr PeerName(int fd) {
   return net::Addr::FromSockaddr(reinterpret_cast<sockaddr*>(&ss), len);
 }
 
+namespace {
+
+using LookupResult = absl::StatusOr<std::vector<IPAddr>>;
+
+// Go's singleflight for lookups: identical lookups in flight share one call. The
+// first caller (the leader) runs it; the others wait on `done`, closed once `result`
+// is set.
+struct Flight {
+  LookupResult result;
+  fiber::Channel<std::monostate> done{0};
+};
+
+class LookupGroup {
+ public:
+  // Runs fn for `key` unless a call for it is in flight, whose result is shared then.
+  template <typename F>
+  LookupResult Do(const std::string& key, F fn) {
+    std::shared_ptr<Flight> f;
+    bool leader = false;
+    {
+      absl::MutexLock l(&mu_);
+      std::shared_ptr<Flight>& slot = calls_[key];
+      if (!slot) {
+        slot = std::make_shared<Flight>();
+        leader = true;
+      }
+      f = slot;
+    }
+    if (!leader) {
+      (void)f->done.Recv();  // closed by the leader; `result` is set before
+      return f->result;
+    }
+    f->result = fn();
+    {
+      absl::MutexLock l(&mu_);
+      calls_.erase(key);
+    }
+    f->done.Close();
+    return f->result;
+  }
+
+ private:
+  absl::Mutex mu_;
+  // The calls in flight, by key; an entry lives from its leader's start to its end.
+  absl::flat_hash_map<std::string, std::shared_ptr<Flight>> calls_ ABSL_GUARDED_BY(mu_);
+};
+
+// Go's cgo thread limit: at most this many system-resolver calls run at once (each
+// holds a thread in Blocking); the rest wait their turn in a fiber.
+constexpr int64_t kMaxSystemLookups = 500;
+
+}  // namespace
+
 absl::StatusOr<std::vector<IPAddr>> LookupIPAddrBlocking(Network net, std::string_view host) {
-  // The lookup may block its thread for seconds (getaddrinfo, DNS): inside Blocking
-  // the fiber's proc moves to another thread meanwhile, so the other fibers keep
-  // running, and no thread is started per lookup.
-  return gonet::Blocking([net, host] { return LookupIPAddr(net, host); });
+  if (!netfd::InFiber()) return LookupIPAddr(net, host);  // a plain thread may block itself
+  static LookupGroup* const group = new LookupGroup();
+  static fiber::Semaphore* const slots = new fiber::Semaphore(kMaxSystemLookups);
+  std::string key(NetworkName(net));
+  key.push_back('/');
+  key.append(host);
+  return group->Do(key, [net, &host]() -> LookupResult {
+    // The lookup may block its thread for seconds (getaddrinfo, DNS): inside Blocking
+    // the fiber's proc moves to another thread meanwhile, so the other fibers keep
+    // running, and no thread is started per lookup.
+    (void)slots->Acquire(Background(), 1);  // Background never ends: always acquires
+    LookupResult r = gonet::Blocking([net, host] { return LookupIPAddr(net, host); });
+    slots->Release(1);
+    return r;
+  });
 }
 
 absl::StatusOr<std::vector<IPAddr>> LookupIPAddrContext(const Context& ctx, absl::Time deadline,
