@@ -357,7 +357,8 @@ struct MsgResult {
 // need a connected socket (Dial) for Write; ReadFrom/WriteTo work on both (WriteTo
 // on a dialed conn fails with "use of WriteTo with pre-connected connection").
 // An ICMP error for a connected socket shows up in the next Read or Write
-// ("read: connection refused").
+// ("read: connection refused"). WriteTo takes a UDP Addr only (Addr::UDP,
+// ResolveUDPAddr, a ReadFrom sender); a TCP Addr is EINVAL, as Go's type check.
 class UDPConn : public Conn, public PacketConn {
  public:
   ~UDPConn() override;

@@ -48,9 +48,9 @@ PacketResult UDPConn::ReadFrom(absl::Span<char> buf) {
 
 namespace {
 // Go's UDPConn.WriteTo/WriteMsgUDP checks, in Go's order: a dialed conn takes no
-// address; an unconnected one needs one; it must be an IP address (Go: a *UDPAddr;
-// gonet also takes a TCP-kind Addr, the default Addr constructor's, for the same
-// IP and port).
+// address; an unconnected one needs one; it must be a UDP Addr (Addr::UDP,
+// ResolveUDPAddr, a ReadFrom's sender): any other kind, a TCP one included, is EINVAL,
+// as Go's *UDPAddr type check.
 absl::Status CheckUDPDest(const netfd::NetFD& fd, const Addr& local, const Addr& remote,
                           const Addr* to) {
   const bool connected = !remote.IsNil();
@@ -62,7 +62,7 @@ absl::Status CheckUDPDest(const netfd::NetFD& fd, const Addr& local, const Addr&
   if (!connected && (to == nullptr || to->IsNil())) {
     return ni::OpError("write", fd.net(), &local, nullptr, ni::MakeMissingAddress());
   }
-  if (to != nullptr && to->kind() != Addr::Kind::kUDP && to->kind() != Addr::Kind::kTCP) {
+  if (to != nullptr && to->kind() != Addr::Kind::kUDP) {
     return ni::OpError("write", fd.net(), &local, to, ni::MakeErrno(EINVAL));
   }
   return absl::OkStatus();
@@ -71,11 +71,18 @@ absl::Status CheckUDPDest(const netfd::NetFD& fd, const Addr& local, const Addr&
 
 IOResult UDPConn::WriteTo(absl::Span<const char> buf, const Addr& addr) {
   if (absl::Status s = CheckUDPDest(*fd_, local_, remote_, &addr); !s.ok()) return {0, s};
-  return ni::ConnWriteTo(*fd_, local_, addr.WithKind(Addr::Kind::kUDP), buf);
+  return ni::ConnWriteTo(*fd_, local_, addr, buf);
 }
 
 MsgResult UDPConn::ReadMsgUDP(absl::Span<char> b, absl::Span<char> oob) {
-  return ni::ConnReadMsg(*fd_, local_, remote_, Addr::Kind::kUDP, b, oob);
+  MsgResult m = ni::ConnReadMsg(*fd_, local_, remote_, Addr::Kind::kUDP, b, oob);
+  // Go 1.19 returns the zero UDPAddr of the socket's family on error ("0.0.0.0:0").
+  if (!m.err.ok() && m.addr.IsNil()) {
+    static constexpr uint8_t kZero4[4] = {};
+    static constexpr uint8_t kZero16[16] = {};
+    m.addr = fd_->family() == AF_INET ? Addr::UDP(kZero4, 0) : Addr::UDP(kZero16, 0);
+  }
+  return m;
 }
 
 IOResult UDPConn::WriteMsgUDP(absl::Span<const char> b, absl::Span<const char> oob,
