@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # tests/go_observed/check.sh: runs each Go program here (Go's behaviour that gonet's C++
 # tests assert) and diffs its output with the recorded <name>.out (go1.19.8
-# linux/amd64): timer_context (//fiber:timer_test, //fiber:context_test) and dial_context
-# (//tests:dial_context_test). Needs `go` (Debian 12's golang-go is 1.19); standard
+# linux/amd64): timer_context (//fiber:timer_test, //fiber:context_test) dial_context
+# (//tests:dial_context_test) and dns (//tests:dns_client_test). Needs `go` (Debian 12's golang-go is 1.19); standard
 # library only, loopback only. Exits non-zero when an output differs.
 set -euo pipefail
 cd "$(dirname "$0")"
