@@ -42,21 +42,11 @@ class FakeDns {
   enum class Mode { kScripted, kServfailAll };
 
   FakeDns() {
-    udp_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    int big = 4 << 20;
-    setsockopt(udp_, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(bind(udp_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
-    socklen_t len = sizeof(sa);
-    getsockname(udp_, reinterpret_cast<sockaddr*>(&sa), &len);
-    port_ = ntohs(sa.sin_port);
-    // TCP on the same port number.
-    tcp_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    setsockopt(tcp_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    EXPECT_EQ(bind(tcp_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0) << errno;
+    // UDP and TCP on the same ephemeral port number: retry while another socket
+    // already holds that TCP port.
+    for (int tries = 0; tries < 100 && !Bind(); ++tries) {
+    }
+    EXPECT_GT(port_, 0) << "no port free for both UDP and TCP";
     EXPECT_EQ(listen(tcp_, 64), 0);
     EXPECT_EQ(pipe2(wake_, O_CLOEXEC), 0);
     thread_ = std::thread([this] { Loop(); });
@@ -243,6 +233,27 @@ class FakeDns {
     std::vector<std::string> wire;
     for (const dns::Message& msg : out) wire.push_back(*dns::BuildMessage(msg));
     return wire;
+  }
+
+  bool Bind() {
+    if (udp_ >= 0) close(udp_);
+    if (tcp_ >= 0) close(tcp_);
+    port_ = 0;
+    udp_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int big = 4 << 20;
+    setsockopt(udp_, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(udp_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return false;
+    socklen_t len = sizeof(sa);
+    getsockname(udp_, reinterpret_cast<sockaddr*>(&sa), &len);
+    tcp_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(tcp_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(tcp_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return false;
+    port_ = ntohs(sa.sin_port);
+    return true;
   }
 
   std::mutex mu_;
