@@ -619,9 +619,9 @@ TEST(DnsClientStress, TenThousandConcurrentLookupsStartNoThreads) {
     threads_max = std::max(threads_max, CountDir("/proc/self/task"));
   }, {.procs = 2});
   EXPECT_EQ(ok.load(), kN);
-  // The runtime's own threads only: 2 procs + monitor (+ spares it may keep); the fake
-  // server's thread was there before.
-  EXPECT_LE(threads_max - threads_start, 2) << "start " << threads_start << " max " << threads_max;
+  // No thread per lookup: only the runtime's own may come (a proc handed to a spare
+  // thread while the spawning loop stalls it). Observed: +1 (plain, ASan), +2 (TSan).
+  EXPECT_LE(threads_max - threads_start, 4) << "start " << threads_start << " max " << threads_max;
   std::printf("threads: %d at start of Run, %d at most; UDP queries %d, TCP %d\n", threads_start,
               threads_max, server.udp_queries.load(), server.tcp_queries.load());
   EXPECT_EQ(CountDir("/proc/self/fd"), fds_before);
