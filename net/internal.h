@@ -137,7 +137,8 @@ absl::StatusOr<std::vector<std::string>> LookupAddrGo(const Context& ctx, absl::
 absl::StatusOr<std::string> LookupCNAMEGo(const Context& ctx, absl::Time deadline,
                                           std::string_view host);
 absl::StatusOr<std::pair<std::string, std::vector<net::Resolver::SRV>>> LookupSRVGo(
-    const Context& ctx, absl::Time deadline, std::string_view target);
+    const Context& ctx, absl::Time deadline, std::string_view service, std::string_view proto,
+    std::string_view name);
 
 // Runs a Dialer's or ListenConfig's control on fd (net.h's ControlFunc) with Go's
 // network name for the socket ("tcp4", "tcp6"; `network` as given when it already

@@ -176,13 +176,7 @@ absl::StatusOr<std::pair<std::string, std::vector<Resolver::SRV>>> Resolver::Loo
     std::string_view name) const {
   if (!netfd::InFiber()) return ni::MakeNotFiber();
   // Go 1.19 asks DNS itself for SRV records whichever resolver is preferred.
-  std::string target;
-  if (service.empty() && proto.empty()) {
-    target = std::string(name);
-  } else {
-    target = "_" + std::string(service) + "._" + std::string(proto) + "." + std::string(name);
-  }
-  return ni::LookupSRVGo(ctx, absl::InfiniteFuture(), target);
+  return ni::LookupSRVGo(ctx, absl::InfiniteFuture(), service, proto, name);
 }
 
 const Resolver& DefaultResolver() {

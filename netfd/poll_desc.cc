@@ -31,6 +31,14 @@ class PollDescCache {
       for (int i = 0; i < kBlock; ++i) {
         block[i].link_ = free_;
         free_ = &block[i];
+        // The deadline timers' callback and context never change (the memory is
+        // type-stable): written once here, so that ArmLocked does not write them while
+        // a firing of the descriptor's previous incarnation is still reading them
+        // (TimerHeap's RunFiring reads t->fn, DeadlineFired t->ctx, before any lock).
+        for (Timer* t : {&block[i].rt_, &block[i].wt_}) {
+          t->fn = &PollDesc::DeadlineFired;
+          t->ctx = &block[i];
+        }
       }
     }
     PollDesc* pd = free_;
@@ -261,9 +269,7 @@ void PollDesc::ArmLocked(int mode) {
   if (d <= 0) return;  // none: an armed timer disarms itself lazily when it fires
   if (armed && armed_at <= d) return;  // fires first and then follows d (lazy)
   if (armed) seq++;  // invalidate a callback already running for the old arming
-  t.fn = &PollDesc::DeadlineFired;
-  t.ctx = this;
-  t.arg = seq;
+  t.arg = seq;  // t.fn and t.ctx were set once, by PollDescCache::Alloc
   armed = true;
   armed_at = d;
   fiber_internal::ResetTimer(&t, d);

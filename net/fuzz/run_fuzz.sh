@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# Builds //net/fuzz:addr_fuzzer with clang (libFuzzer + ASan + UBSan) and runs it
-# for a short while on a copy of the seed corpus.
-# Usage: net/fuzz/run_fuzz.sh [seconds]   (default 20)
+# Builds the libFuzzer targets of //net/fuzz with clang (libFuzzer + ASan + UBSan) and
+# runs each for a short while on a copy of its seed corpus:
+#   addr_fuzzer  (//net:addr, seeds in corpus/)
+#   dns_fuzzer   (//net:dnsmessage, seeds in dns_corpus/)
+# Usage: net/fuzz/run_fuzz.sh [seconds per fuzzer] [fuzzer...]   (default 20, both)
 # Env: BAZEL_OUTPUT_BASE (default ~/.cache/bazel_fuzz), FUZZ_ARTIFACTS (where
-# crashing inputs are saved; default /tmp/gonet-fuzz-artifacts).
+# crashing inputs are saved; default /tmp/gonet-fuzz-artifacts), FUZZ_FLAGS (extra
+# libFuzzer flags, e.g. "-runs=1000000").
 set -euo pipefail
 
 seconds="${1:-20}"
+shift || true
+fuzzers=("$@")
+[[ ${#fuzzers[@]} -gt 0 ]] || fuzzers=(addr_fuzzer dns_fuzzer)
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 output_base="${BAZEL_OUTPUT_BASE:-$HOME/.cache/bazel_fuzz}"
@@ -15,21 +21,29 @@ output_base="${BAZEL_OUTPUT_BASE:-$HOME/.cache/bazel_fuzz}"
 # runtime is linked explicitly: Bazel links with clang, not clang++); fuzzer-no-link
 # adds coverage instrumentation to the library code (the fuzzer itself also
 # links libFuzzer's main through its own copts/linkopts).
-./bazelw --output_base="$output_base" build --jobs=2 --config=asan \
-  --copt=-fsanitize=fuzzer-no-link --linkopt=-fsanitize-link-c++-runtime \
-  --platform_suffix=fuzz //net/fuzz:addr_fuzzer
-bin="$(./bazelw --output_base="$output_base" info --config=asan \
-  --copt=-fsanitize=fuzzer-no-link --linkopt=-fsanitize-link-c++-runtime \
-  --platform_suffix=fuzz bazel-bin 2>/dev/null)/net/fuzz/addr_fuzzer"
+flags=(--config=asan --copt=-fsanitize=fuzzer-no-link --linkopt=-fsanitize-link-c++-runtime
+       --platform_suffix=fuzz)
+targets=()
+for f in "${fuzzers[@]}"; do targets+=("//net/fuzz:$f"); done
+./bazelw --output_base="$output_base" build --jobs=2 "${flags[@]}" "${targets[@]}"
+bindir="$(./bazelw --output_base="$output_base" info "${flags[@]}" bazel-bin 2>/dev/null)/net/fuzz"
 
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-mkdir "$work/corpus"
-cp net/fuzz/corpus/* "$work/corpus/"
 artifacts="${FUZZ_ARTIFACTS:-/tmp/gonet-fuzz-artifacts}"
 mkdir -p "$artifacts"
-echo "run_fuzz: $bin for ${seconds}s on $(ls "$work/corpus" | wc -l) seeds;" \
-  "crashing inputs go to $artifacts/" >&2
-cd "$work"  # libFuzzer writes its logs to the working directory
-ASAN_OPTIONS=detect_leaks=1 "$bin" -max_total_time="$seconds" -max_len=256 \
-  -artifact_prefix="$artifacts/" -print_final_stats=1 corpus
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+for f in "${fuzzers[@]}"; do
+  case "$f" in
+    addr_fuzzer) corpus=net/fuzz/corpus; max_len=256 ;;
+    dns_fuzzer) corpus=net/fuzz/dns_corpus; max_len=2048 ;;
+    *) echo "run_fuzz: unknown fuzzer $f" >&2; exit 2 ;;
+  esac
+  mkdir "$work/$f"
+  cp "$corpus"/* "$work/$f/"
+  echo "run_fuzz: $bindir/$f for ${seconds}s on $(ls "$work/$f" | wc -l) seeds;" \
+    "crashing inputs go to $artifacts/" >&2
+  # libFuzzer writes its logs to the working directory.
+  (cd "$work" && ASAN_OPTIONS=detect_leaks=1 "$bindir/$f" -max_total_time="$seconds" \
+    -max_len="$max_len" -artifact_prefix="$artifacts/" -print_final_stats=1 \
+    ${FUZZ_FLAGS:-} "$f")
+done

@@ -2,8 +2,9 @@
 # tests/go_observed/check.sh: runs each Go program here (Go's behaviour that gonet's C++
 # tests assert) and diffs its output with the recorded <name>.out (go1.19.8
 # linux/amd64): timer_context (//fiber:timer_test, //fiber:context_test), dial_context
-# (//tests:dial_context_test), udp, unix and pipe (//tests:udp_test, unix_test,
-# pipe_test, transport_deadline_test, transport_close_test). Needs `go` (Debian 12's golang-go is 1.19); standard
+# (//tests:dial_context_test), dns (//tests:dns_client_test), and udp, unix and pipe
+# (Go 1.19's texts for UDP, Unix sockets and net.Pipe). Needs `go` (Debian 12's
+# golang-go is 1.19); standard
 # library only, loopback only. Exits non-zero when an output differs.
 set -euo pipefail
 cd "$(dirname "$0")"
