@@ -650,12 +650,16 @@ void CloseFromPlainThread(RuntimeOptions opts, bool delete_at_once) {
         a.store(p.a.release());
         fiber::WaitGroup wg;
         wg.Add(1);
+        std::atomic<uint64_t> reader{0};
         gonet::Go([&] {
+          reader.store(test::CurrentFiberId());
           char buf[4];
           r = a.load()->Read(absl::MakeSpan(buf));
           wg.Done();
         });
-        gonet::Yield();
+        // The reader must be parked inside Read before the plain thread closes (and
+        // maybe deletes) the fd: at procs > 1 a Yield does not ensure it has started.
+        EXPECT_TRUE(test::WaitParked(&reader).has_value());
         ready.store(true);
         wg.Wait();
         EXPECT_EQ(Describe(p.b->Close()), "ok");

@@ -275,14 +275,14 @@ func main() {
 	ips, err := r.LookupIPAddr(ctx, "black.test.")
 	cancel()
 	el := time.Since(start)
-	fmt.Println("blackhole, 200ms ctx:", ipText(ips, err), "returned in [200ms,250ms):", el >= 200*time.Millisecond && el < 250*time.Millisecond)
+	fmt.Println("blackhole, 200ms ctx:", ipText(ips, err), "returned in [200ms,2s):", el >= 200*time.Millisecond && el < 2*time.Second)
 
 	ctx, cancel = context.WithCancel(bg)
 	time.AfterFunc(50*time.Millisecond, cancel)
 	start = time.Now()
 	ips, err = r.LookupIPAddr(ctx, "black.test.")
 	el = time.Since(start)
-	fmt.Println("blackhole, canceled at 50ms:", ipText(ips, err), "is context.Canceled:", errors.Is(err, context.Canceled), "returned in <100ms:", el < 100*time.Millisecond)
+	fmt.Println("blackhole, canceled at 50ms:", ipText(ips, err), "is context.Canceled:", errors.Is(err, context.Canceled), "returned in <2s:", el < 2*time.Second)
 
 	cname, srvs, err := r.LookupSRV(bg, "http", "tcp", "srv.test.")
 	fmt.Println("SRV cname:", cname, text(err))
