@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
@@ -23,6 +24,8 @@
 
 namespace gonet {
 namespace {
+
+using std::string_view_literals::operator""sv;
 
 using testing_util::Event;
 using testing_util::RunChecked;
@@ -209,12 +212,12 @@ TEST_P(PipeTest, Deadlines) {
     ASSERT_TRUE(b->SetReadDeadline(absl::InfiniteFuture()).ok());
     // [pipe write deadline] n=0 "write pipe: i/o timeout"
     ASSERT_TRUE(a->SetWriteDeadline(absl::Now() + absl::Milliseconds(50)).ok());
-    net::IOResult w = a->Write("nobody reads");
+    net::IOResult w = a->Write("nobody reads"sv);
     EXPECT_EQ(w.n, 0u);
     ExpectTimeout(w.err, "write pipe: i/o timeout");
     // [pipe write past deadline]
     ASSERT_TRUE(a->SetWriteDeadline(absl::Now() - absl::Seconds(1)).ok());
-    w = a->Write("x");
+    w = a->Write("x"sv);
     EXPECT_EQ(w.n, 0u);
     ExpectTimeout(w.err, "write pipe: i/o timeout");
     // [pipe write deadline after partial read] read n=4; write n=4 "write pipe: i/o timeout"
@@ -232,7 +235,7 @@ TEST_P(PipeTest, Deadlines) {
     // [pipe setdeadline past] read and write both time out
     ASSERT_TRUE(a->SetDeadline(absl::Now() - absl::Seconds(1)).ok());
     ExpectTimeout(a->Read(absl::MakeSpan(buf)).err, "read pipe: i/o timeout");
-    ExpectTimeout(a->Write("x").err, "write pipe: i/o timeout");
+    ExpectTimeout(a->Write("x"sv).err, "write pipe: i/o timeout");
     ASSERT_TRUE(a->SetDeadline(absl::InfiniteFuture()).ok());
     // [pipe deadline set while parked] n=0 "read pipe: i/o timeout"
     std::atomic<uint64_t> id{0};
@@ -282,14 +285,14 @@ TEST_P(PipeTest, Close) {
     net::IOResult r = b->Read(absl::MakeSpan(buf));
     EXPECT_EQ(r.n, 0u);
     ExpectClosedPipe(r.err);
-    net::IOResult w = b->Write("x");
+    net::IOResult w = b->Write("x"sv);
     EXPECT_EQ(w.n, 0u);
     ExpectClosedPipe(w.err);
     // [pipe read after peer close] n=0 "EOF"; [pipe write after peer close] n=0 closed pipe
     r = a->Read(absl::MakeSpan(buf));
     EXPECT_EQ(r.n, 0u);
     ExpectEOF(r.err);
-    w = a->Write("x");
+    w = a->Write("x"sv);
     EXPECT_EQ(w.n, 0u);
     ExpectClosedPipe(w.err);
     // [pipe second close] err=<nil>; [pipe close other end] <nil>; [... again] <nil>

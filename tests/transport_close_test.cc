@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <tuple>
 
 #include "absl/time/clock.h"
@@ -23,6 +24,8 @@
 
 namespace gonet {
 namespace {
+
+using std::string_view_literals::operator""sv;
 
 using testing_util::Event;
 using testing_util::GoOpText;
@@ -128,7 +131,7 @@ TEST_P(TransportCloseTest, ReadAndWriteAfterClose) {
     net::IOResult r = a->Read(absl::MakeSpan(buf));
     EXPECT_EQ(r.n, 0u);
     ExpectClosedByUs(t, "read", *a, r.err);
-    net::IOResult w = a->Write("x");
+    net::IOResult w = a->Write("x"sv);
     EXPECT_EQ(w.n, 0u);
     ExpectClosedByUs(t, "write", *a, w.err);
     (void)b->Close();
@@ -209,7 +212,7 @@ TEST_P(TransportCloseTest, WriteToClosedPeer) {
       net::IOResult w;
       Event done;
       gonet::Go([&, a = a] {
-        w = a->Write("0123456789");
+        w = a->Write("0123456789"sv);
         done.Notify();
       });
       char small[4];
@@ -220,12 +223,12 @@ TEST_P(TransportCloseTest, WriteToClosedPeer) {
       EXPECT_EQ(w.n, 4u);  // [pipe peer close unblocks write] read n=4; write n=4
       EXPECT_EQ(w.err.message(), kClosedPipe);
       EXPECT_FALSE(net::IsClosed(w.err));
-      net::IOResult w2 = a->Write("x");
+      net::IOResult w2 = a->Write("x"sv);
       EXPECT_EQ(w2.n, 0u);  // [pipe write after peer close]
       EXPECT_EQ(w2.err.message(), kClosedPipe);
     } else {
       ASSERT_TRUE(b->Close().ok());
-      net::IOResult w = a->Write("x");
+      net::IOResult w = a->Write("x"sv);
       EXPECT_EQ(w.n, 0u);
       EXPECT_EQ(w.err.message(), GoOpText(t, "write", *a, "write: broken pipe"));
       EXPECT_EQ(net::Errno(w.err), EPIPE);

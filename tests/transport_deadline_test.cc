@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <tuple>
 
 #include "absl/time/clock.h"
@@ -20,6 +21,8 @@
 
 namespace gonet {
 namespace {
+
+using std::string_view_literals::operator""sv;
 
 using testing_util::GoOpText;
 using testing_util::MakeConnPair;
@@ -81,7 +84,7 @@ TEST_P(TransportDeadlineTest, PastReadDeadlineFailsAtOnce) {
     auto [a, b] = MakeConnPair(t, &dir);
     ASSERT_TRUE(a && b);
     if (t != Transport::kPipe) {  // a Pipe's Write would wait for the Read
-      net::IOResult w = b->Write("queued");
+      net::IOResult w = b->Write("queued"sv);
       ASSERT_TRUE(w.err.ok()) << w.err;
     }
     ASSERT_TRUE(a->SetReadDeadline(absl::Now() - absl::Seconds(1)).ok());
@@ -113,7 +116,7 @@ TEST_P(TransportDeadlineTest, ClearedDeadlineReadsAgain) {
     wg.Add(1);
     net::IOResult w;
     gonet::Go([&, b = b] {
-      w = b->Write("later");
+      w = b->Write("later"sv);
       wg.Done();
     });
     net::IOResult r = a->Read(absl::MakeSpan(buf));
@@ -166,13 +169,13 @@ TEST_P(TransportDeadlineTest, PastWriteDeadlineFailsAtOnce) {
     auto [a, b] = MakeConnPair(t, &dir);
     ASSERT_TRUE(a && b);
     ASSERT_TRUE(a->SetWriteDeadline(absl::Now() - absl::Seconds(1)).ok());
-    ExpectTimeout(t, "write", *a, a->Write("x"));
+    ExpectTimeout(t, "write", *a, a->Write("x"sv));
     // Reading is not affected.
     ASSERT_TRUE(a->SetWriteDeadline(absl::InfiniteFuture()).ok());
     fiber::WaitGroup wg;
     wg.Add(1);
     gonet::Go([&, b = b] {
-      (void)b->Write("y");
+      (void)b->Write("y"sv);
       wg.Done();
     });
     char buf[4];
@@ -215,7 +218,7 @@ TEST_P(TransportDeadlineTest, WriteDeadlineFiresWhenBlocked) {
       net::IOResult w;
       testing_util::Event wrote;
       gonet::Go([&, a = a] {
-        w = a->Write("0123456789");
+        w = a->Write("0123456789"sv);
         wrote.Notify();
       });
       char small[4];
@@ -242,7 +245,7 @@ TEST_P(TransportDeadlineTest, SetDeadlineSetsBoth) {
     ASSERT_TRUE(a->SetDeadline(absl::Now() - absl::Seconds(1)).ok());
     char buf[4];
     ExpectTimeout(t, "read", *a, a->Read(absl::MakeSpan(buf)));
-    ExpectTimeout(t, "write", *a, a->Write("x"));
+    ExpectTimeout(t, "write", *a, a->Write("x"sv));
     ASSERT_TRUE(a->SetDeadline(absl::InfiniteFuture()).ok());
     (void)a->Close();
     (void)b->Close();

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -26,6 +27,8 @@
 
 namespace gonet {
 namespace {
+
+using std::string_view_literals::operator""sv;
 
 using testing_util::Event;
 using testing_util::RunChecked;
@@ -79,7 +82,7 @@ TEST_P(UDPTest, ListenPacketWriteToReadFrom) {
     EXPECT_EQ(pc->LocalAddr().String(), absl::StrCat("127.0.0.1:", pc->LocalAddr().Port()));
     EXPECT_NE(pc->LocalAddr().Port(), 0);
     // [udp writeto] n=5 err=<nil>
-    net::IOResult w = other->WriteTo("hello", pc->LocalAddr());
+    net::IOResult w = other->WriteTo("hello"sv, pc->LocalAddr());
     EXPECT_TRUE(w.err.ok()) << w.err;
     EXPECT_EQ(w.n, 5u);
     // [udp readfrom] n=5 data="hello" from=udp/127.0.0.1:CPORT
@@ -112,14 +115,14 @@ TEST_P(UDPTest, TruncationAndMsgCalls) {
     ASSERT_TRUE(pc && other);
     (void)pc->SetReadDeadline(absl::Now() + absl::Seconds(10));
     // [udp readfrom truncated] n=4 data="0123" err=<nil>: the tail is dropped silently.
-    ASSERT_TRUE(other->WriteTo("0123456789", pc->LocalAddr()).err.ok());
+    ASSERT_TRUE(other->WriteTo("0123456789"sv, pc->LocalAddr()).err.ok());
     char small[4];
     net::PacketResult r = pc->ReadFrom(absl::MakeSpan(small));
     EXPECT_TRUE(r.err.ok()) << r.err;
     EXPECT_EQ(Str(small, r.n), "0123");
     EXPECT_EQ(r.addr.String(), other->LocalAddr().String());
     // [udp readmsgudp truncated] n=4 oobn=0 flags=0x20 trunc=true
-    ASSERT_TRUE(other->WriteTo("0123456789", pc->LocalAddr()).err.ok());
+    ASSERT_TRUE(other->WriteTo("0123456789"sv, pc->LocalAddr()).err.ok());
     char oob[64];
     net::MsgResult m = pc->ReadMsgUDP(absl::MakeSpan(small), absl::MakeSpan(oob));
     EXPECT_TRUE(m.err.ok()) << m.err;
@@ -129,7 +132,7 @@ TEST_P(UDPTest, TruncationAndMsgCalls) {
     EXPECT_EQ(m.flags, MSG_TRUNC);
     EXPECT_EQ(m.addr.String(), other->LocalAddr().String());
     // [udp readmsgudp] n=3 data="abc" oobn=0 flags=0x0
-    ASSERT_TRUE(other->WriteTo("abc", pc->LocalAddr()).err.ok());
+    ASSERT_TRUE(other->WriteTo("abc"sv, pc->LocalAddr()).err.ok());
     char buf[100];
     m = pc->ReadMsgUDP(absl::MakeSpan(buf), absl::MakeSpan(oob));
     EXPECT_TRUE(m.err.ok()) << m.err;
@@ -140,7 +143,7 @@ TEST_P(UDPTest, TruncationAndMsgCalls) {
     EXPECT_EQ(m.addr.String(), other->LocalAddr().String());
     // [udp writemsgudp] n=3 oobn=0; [udp writemsgudp received] data="msg" from=CPORT
     const net::Addr to = pc->LocalAddr();
-    net::IOResult w = other->WriteMsgUDP("msg", absl::Span<const char>(), &to);
+    net::IOResult w = other->WriteMsgUDP("msg"sv, absl::Span<const char>(), &to);
     EXPECT_TRUE(w.err.ok()) << w.err;
     EXPECT_EQ(w.n, 3u);
     net::PacketResult got = pc->ReadFrom(absl::MakeSpan(buf));
@@ -183,13 +186,13 @@ TEST_P(UDPTest, Deadlines) {
     ExpectTimeoutStatus(m.err, OpText("read", local, "", "i/o timeout"));
     // [udp readfrom deadline cleared] n=5 data="after"
     ASSERT_TRUE(pc->SetReadDeadline(absl::InfiniteFuture()).ok());
-    ASSERT_TRUE(other->WriteTo("after", pc->LocalAddr()).err.ok());
+    ASSERT_TRUE(other->WriteTo("after"sv, pc->LocalAddr()).err.ok());
     r = pc->ReadFrom(absl::MakeSpan(buf));
     EXPECT_TRUE(r.err.ok()) << r.err;
     EXPECT_EQ(Str(buf, r.n), "after");
     // [udp writeto past deadline] "write udp 127.0.0.1:PORT->127.0.0.1:CPORT: i/o timeout"
     ASSERT_TRUE(pc->SetWriteDeadline(absl::Now() - absl::Seconds(1)).ok());
-    net::IOResult w = pc->WriteTo("x", other->LocalAddr());
+    net::IOResult w = pc->WriteTo("x"sv, other->LocalAddr());
     EXPECT_EQ(w.n, 0u);
     ExpectTimeoutStatus(w.err,
                         OpText("write", local, other->LocalAddr().String(), "i/o timeout"));
@@ -208,7 +211,7 @@ TEST_P(UDPTest, WriteErrorsOnUnconnectedSocket) {
     const std::string local = pc->LocalAddr().String();
     const std::string to = other->LocalAddr().String();
     // [udp write unconnected] "write udp 127.0.0.1:PORT: write: destination address required"
-    net::IOResult w = static_cast<net::Conn&>(*pc).Write("x");
+    net::IOResult w = static_cast<net::Conn&>(*pc).Write("x"sv);
     EXPECT_EQ(w.n, 0u);
     EXPECT_EQ(w.err.message(), OpText("write", local, "", "write: destination address required"));
     EXPECT_EQ(net::Errno(w.err), EDESTADDRREQ);
@@ -221,7 +224,7 @@ TEST_P(UDPTest, WriteErrorsOnUnconnectedSocket) {
     // [udp writeto tcp addr] "write udp PORT->127.0.0.1:CPORT: invalid argument"
     auto tcp_addr = net::ResolveTCPAddr("tcp", to);
     ASSERT_TRUE(tcp_addr.ok()) << tcp_addr.status();
-    w = pc->WriteTo("x", *tcp_addr);
+    w = pc->WriteTo("x"sv, *tcp_addr);
     EXPECT_EQ(w.n, 0u);
     EXPECT_EQ(w.err.message(), OpText("write", local, to, "invalid argument"));
     EXPECT_EQ(w.err.code(), absl::StatusCode::kInvalidArgument);
@@ -229,7 +232,7 @@ TEST_P(UDPTest, WriteErrorsOnUnconnectedSocket) {
     // non-IPv4 address"
     auto v6 = net::ResolveUDPAddr("udp", absl::StrCat("[::1]:", other->LocalAddr().Port()));
     ASSERT_TRUE(v6.ok()) << v6.status();
-    w = pc->WriteTo("x", *v6);
+    w = pc->WriteTo("x"sv, *v6);
     EXPECT_EQ(w.n, 0u);
     EXPECT_EQ(w.err.message(), OpText("write", local, v6->String(), "address ::1: non-IPv4 address"));
     // [udp set buffers] read: err=<nil> write: err=<nil>
@@ -269,7 +272,7 @@ TEST_P(UDPTest, ConnectedUDP) {
     const std::string local = static_cast<net::Conn&>(*c).LocalAddr().String();
     EXPECT_EQ(local, absl::StrCat("127.0.0.1:", c->LocalAddr().Port()));
     // [udp connected write] n=4; [udp connected write received] data="ping" from=DPORT
-    net::IOResult w = c->Write("ping");
+    net::IOResult w = c->Write("ping"sv);
     EXPECT_TRUE(w.err.ok()) << w.err;
     EXPECT_EQ(w.n, 4u);
     char buf[100];
@@ -279,31 +282,31 @@ TEST_P(UDPTest, ConnectedUDP) {
     EXPECT_EQ(Str(buf, r.n), "ping");
     EXPECT_EQ(r.addr.String(), local);
     // [udp connected read] n=4 data="pong"
-    ASSERT_TRUE(pc->WriteTo("pong", r.addr).err.ok());
+    ASSERT_TRUE(pc->WriteTo("pong"sv, r.addr).err.ok());
     (void)c->SetReadDeadline(absl::Now() + absl::Seconds(10));
     net::IOResult rd = c->Read(absl::MakeSpan(buf));
     EXPECT_TRUE(rd.err.ok()) << rd.err;
     EXPECT_EQ(Str(buf, rd.n), "pong");
     // [udp connected filters senders] data="peer": the stranger's datagram never arrives.
-    ASSERT_TRUE(other->WriteTo("stranger", c->LocalAddr()).err.ok());
-    ASSERT_TRUE(pc->WriteTo("peer", c->LocalAddr()).err.ok());
+    ASSERT_TRUE(other->WriteTo("stranger"sv, c->LocalAddr()).err.ok());
+    ASSERT_TRUE(pc->WriteTo("peer"sv, c->LocalAddr()).err.ok());
     rd = c->Read(absl::MakeSpan(buf));
     EXPECT_TRUE(rd.err.ok()) << rd.err;
     EXPECT_EQ(Str(buf, rd.n), "peer");
     // [udp writeto on connected] "write udp 127.0.0.1:DPORT->127.0.0.1:PORT: use of
     // WriteTo with pre-connected connection"
     const std::string pre = "use of WriteTo with pre-connected connection";
-    w = c->WriteTo("x", pc->LocalAddr());
+    w = c->WriteTo("x"sv, pc->LocalAddr());
     EXPECT_EQ(w.n, 0u);
     EXPECT_EQ(w.err.message(), OpText("write", local, peer, pre));
     EXPECT_FALSE(net::IsClosed(w.err));
     // [udp writemsgudp on connected] the same text
     const net::Addr to = pc->LocalAddr();
-    w = c->WriteMsgUDP("x", absl::Span<const char>(), &to);
+    w = c->WriteMsgUDP("x"sv, absl::Span<const char>(), &to);
     EXPECT_EQ(w.n, 0u);
     EXPECT_EQ(w.err.message(), OpText("write", local, peer, pre));
     // [udp readfrom on connected] n=12 data="via readfrom" from=udp/127.0.0.1:PORT
-    ASSERT_TRUE(pc->WriteTo("via readfrom", c->LocalAddr()).err.ok());
+    ASSERT_TRUE(pc->WriteTo("via readfrom"sv, c->LocalAddr()).err.ok());
     r = c->ReadFrom(absl::MakeSpan(buf));
     EXPECT_TRUE(r.err.ok()) << r.err;
     EXPECT_EQ(Str(buf, r.n), "via readfrom");
@@ -320,7 +323,7 @@ TEST_P(UDPTest, ConnectedUDP) {
     ASSERT_TRUE(c->SetReadDeadline(absl::InfiniteFuture()).ok());
     // [udp connected write past deadline]
     ASSERT_TRUE(c->SetWriteDeadline(absl::Now() - absl::Seconds(1)).ok());
-    w = c->Write("x");
+    w = c->Write("x"sv);
     EXPECT_EQ(w.n, 0u);
     ExpectTimeoutStatus(w.err, OpText("write", local, peer, "i/o timeout"));
     ASSERT_TRUE(c->SetWriteDeadline(absl::InfiniteFuture()).ok());
@@ -351,7 +354,7 @@ TEST_P(UDPTest, ConnectionRefusedThroughICMP) {
     EXPECT_EQ(r.RemoteAddr().String(), dead_addr);
     const std::string local = r.LocalAddr().String();
     // [udp write to dead port] n=7 err=<nil>
-    net::IOResult w = r.Write("anyone?");
+    net::IOResult w = r.Write("anyone?"sv);
     EXPECT_TRUE(w.err.ok()) << w.err;
     EXPECT_EQ(w.n, 7u);
     // [udp read after icmp refused] "read udp 127.0.0.1:RPORT->127.0.0.1:DEAD: read:
@@ -365,7 +368,7 @@ TEST_P(UDPTest, ConnectionRefusedThroughICMP) {
     EXPECT_EQ(rd.err.code(), absl::StatusCode::kUnavailable);
     EXPECT_FALSE(net::IsTimeout(rd.err));
     // [udp write after refused read] n=5 err=<nil>: the read consumed the error.
-    w = r.Write("again");
+    w = r.Write("again"sv);
     EXPECT_TRUE(w.err.ok()) << w.err;
     EXPECT_EQ(w.n, 5u);
     // [udp write with pending icmp error] "write udp RPORT->DEAD: write: connection
@@ -382,7 +385,7 @@ TEST_P(UDPTest, ConnectionRefusedThroughICMP) {
       if (!pending) gonet::Sleep(absl::Milliseconds(1));
     }
     EXPECT_TRUE(pending) << "no ICMP error pending after 200 ms";
-    w = r.Write("third");
+    w = r.Write("third"sv);
     EXPECT_EQ(w.n, 0u);
     EXPECT_EQ(w.err.message(), OpText("write", local, dead_addr, "write: connection refused"));
     EXPECT_EQ(net::Errno(w.err), ECONNREFUSED);
@@ -443,7 +446,7 @@ TEST_P(UDPTest, Close) {
     char buf[16];
     rd = c->Read(absl::MakeSpan(buf));
     ExpectClosedStatus(rd.err, OpText("read", clocal, local, closed));
-    net::IOResult w = c->Write("x");
+    net::IOResult w = c->Write("x"sv);
     EXPECT_EQ(w.n, 0u);
     ExpectClosedStatus(w.err, OpText("write", clocal, local, closed));
     ExpectClosedStatus(c->Close(), OpText("close", clocal, local, closed));
@@ -453,7 +456,7 @@ TEST_P(UDPTest, Close) {
     net::PacketResult r = pc->ReadFrom(absl::MakeSpan(buf));
     EXPECT_EQ(r.n, 0u);
     ExpectClosedStatus(r.err, OpText("read", local, "", closed));
-    w = pc->WriteTo("x", other->LocalAddr());
+    w = pc->WriteTo("x"sv, other->LocalAddr());
     ExpectClosedStatus(w.err, OpText("write", local, to, closed));
     char oob[32];
     net::MsgResult m = pc->ReadMsgUDP(absl::MakeSpan(buf), absl::MakeSpan(oob));
