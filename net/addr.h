@@ -97,13 +97,14 @@ class ServiceTable {
   static ServiceTable ForTCP(std::string_view contents);
   // Go's built-in udp table (domain), then every "<port>/udp" line.
   static ServiceTable ForUDP(std::string_view contents);
-  std::optional<int> Lookup(std::string_view name) const;
-  const std::string& proto() const { return proto_; }  // "tcp" or "udp"
-
- private:
+  // `builtin`, then every "<port>/<proto>" line of `contents`.
   static ServiceTable ForProto(std::string_view proto,
                                std::initializer_list<std::pair<const char*, int>> builtin,
                                std::string_view contents);
+  std::optional<int> Lookup(std::string_view name) const;
+  const std::string& proto() const { return proto_; }  // "tcp", "udp" (or "ip": none)
+
+ private:
   std::string proto_ = "tcp";
   absl::flat_hash_map<std::string, int> ports_;
 };

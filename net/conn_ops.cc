@@ -129,6 +129,7 @@ net::MsgResult ConnReadMsg(netfd::NetFD& fd, const Addr& local, const Addr& remo
   sockaddr_storage ss{};
   msghdr msg{};
   iovec iov{};
+  const bool unix = fd.family() == AF_UNIX;
   FdResult r = fd.ReadWith("recvmsg", [&](int s) {
     msg = msghdr{};
     iov.iov_base = b.data();
@@ -140,8 +141,9 @@ net::MsgResult ConnReadMsg(netfd::NetFD& fd, const Addr& local, const Addr& remo
     msg.msg_control = oob.empty() ? nullptr : oob.data();
     msg.msg_controllen = oob.size();
     // Received descriptors close on exec, as Go's ReadMsgUnix asks (Go 1.19 on Linux
-    // passes MSG_CMSG_CLOEXEC).
-    return recvmsg(s, &msg, MSG_CMSG_CLOEXEC);
+    // passes MSG_CMSG_CLOEXEC for Unix sockets, and the kernel echoes it in msg_flags;
+    // ReadMsgUDP passes no flag).
+    return recvmsg(s, &msg, unix ? MSG_CMSG_CLOEXEC : 0);
   });
   net::MsgResult out;
   out.n = r.n;
@@ -252,7 +254,9 @@ absl::StatusOr<std::shared_ptr<netfd::NetFD>> OpenSocket(const SocketSpec& spec)
   if (spec.laddr != nullptr) {
     sockaddr_storage ls{};
     absl::StatusOr<socklen_t> ll = spec.laddr->ToSockaddr(spec.family, &ls);
-    if (!ll.ok()) return ll.status();
+    // Go converts a Unix name inside syscall.Bind, whose EINVAL (a name too long) is
+    // then "bind: invalid argument"; IP address errors come before, unwrapped.
+    if (!ll.ok()) return spec.family == AF_UNIX ? MakeSyscallError("bind", EINVAL) : ll.status();
     int bind_err = 0, listen_err = 0;
     (void)fd->Control([&](int s) {
       if (bind(s, reinterpret_cast<sockaddr*>(&ls), *ll) != 0) {
@@ -267,7 +271,9 @@ absl::StatusOr<std::shared_ptr<netfd::NetFD>> OpenSocket(const SocketSpec& spec)
   if (spec.raddr != nullptr) {
     sockaddr_storage rs{};
     absl::StatusOr<socklen_t> rl = spec.raddr->ToSockaddr(spec.family, &rs);
-    if (!rl.ok()) return rl.status();
+    if (!rl.ok()) {
+      return spec.family == AF_UNIX ? MakeSyscallError("connect", EINVAL) : rl.status();
+    }
     if (FdError e = fd->Connect(reinterpret_cast<sockaddr*>(&rs), *rl,
                                 netfd::DeadlineToMono(spec.deadline));
         !e.ok()) {

@@ -367,8 +367,8 @@ absl::StatusOr<std::shared_ptr<Conn>> Dialer::DialContext(const Context& ctx,
     return DialUnixNetwork(ctx, dc.deadline, network, address, local_address, control);
   }
   // Lookups end with ctx or at the deadline (Go runs them under a context with it).
-  auto lookup = [&ctx, &dc](net_internal::Network n, std::string_view host) {
-    return net_internal::LookupIPAddrContext(ctx, dc.deadline, n, host);
+  auto lookup = [this, &ctx, &dc](net_internal::Network n, std::string_view host) {
+    return net_internal::ResolverLookup(resolver, ctx, dc.deadline, n, host);
   };
   if (!local_address.empty()) {
     auto ln = net_internal::ParseNetwork(network);

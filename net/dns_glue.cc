@@ -13,46 +13,67 @@ namespace gonet::net_internal {
 namespace {
 constexpr const char* kResolvConf = "/etc/resolv.conf";
 constexpr const char* kHosts = "/etc/hosts";
+
+// /etc/resolv.conf, with the Resolver's own nameservers when it names some.
+DnsConfig ConfigFor(const net::Resolver& r) {
+  DnsConfig cfg = ReadResolvConf(kResolvConf);
+  if (!r.nameservers.empty()) cfg.servers = r.nameservers;
+  return cfg;
+}
 }  // namespace
 
-absl::StatusOr<std::vector<IPAddr>> LookupIPAddrGo(const Context& ctx, absl::Time deadline,
-                                                   Network net, std::string_view host) {
+absl::StatusOr<std::vector<IPAddr>> LookupIPAddrGo(const net::Resolver& r, const Context& ctx,
+                                                   absl::Time deadline, Network net,
+                                                   std::string_view host) {
   if (std::optional<IPAddr> lit = ParseIPZone(host)) return std::vector<IPAddr>{*lit};
   std::vector<IPAddr> addrs = LookupStaticHost(kHosts, host);
   if (addrs.empty()) {
     const int family = Only4(net) ? AF_INET : Only6(net) ? AF_INET6 : AF_UNSPEC;
-    absl::StatusOr<std::vector<IPAddr>> r =
-        DnsLookupIP(ctx, deadline, ReadResolvConf(kResolvConf), host, family);
-    if (!r.ok()) return r.status();
-    addrs = *std::move(r);
+    absl::StatusOr<std::vector<IPAddr>> found = DnsLookupIP(ctx, deadline, ConfigFor(r), host, family);
+    if (!found.ok()) return found.status();
+    addrs = *std::move(found);
   }
   SortByRFC6724(&addrs, ProbeStack());
   return addrs;
 }
 
-absl::StatusOr<std::vector<std::string>> LookupAddrGo(const Context& ctx, absl::Time deadline,
-                                                      const IPAddr& ip, std::string_view addr) {
-  (void)addr;
-  return DnsLookupPTR(ctx, deadline, ReadResolvConf(kResolvConf), ip);
+absl::StatusOr<std::vector<std::string>> LookupAddrGo(const net::Resolver& r, const Context& ctx,
+                                                      absl::Time deadline, const IPAddr& ip) {
+  return DnsLookupPTR(ctx, deadline, ConfigFor(r), ip);
 }
 
-absl::StatusOr<std::string> LookupCNAMEGo(const Context& ctx, absl::Time deadline,
-                                          std::string_view host) {
-  return DnsLookupCNAME(ctx, deadline, ReadResolvConf(kResolvConf), host);
+absl::StatusOr<std::string> LookupCNAMEGo(const net::Resolver& r, const Context& ctx,
+                                          absl::Time deadline, std::string_view host) {
+  return DnsLookupCNAME(ctx, deadline, ConfigFor(r), host);
 }
 
 absl::StatusOr<std::pair<std::string, std::vector<net::Resolver::SRV>>> LookupSRVGo(
-    const Context& ctx, absl::Time deadline, std::string_view service, std::string_view proto,
-    std::string_view name) {
-  absl::StatusOr<SRVResult> r =
-      DnsLookupSRV(ctx, deadline, ReadResolvConf(kResolvConf), service, proto, name);
-  if (!r.ok()) return r.status();
+    const net::Resolver& r, const Context& ctx, absl::Time deadline, std::string_view service,
+    std::string_view proto, std::string_view name) {
+  absl::StatusOr<SRVResult> found = DnsLookupSRV(ctx, deadline, ConfigFor(r), service, proto, name);
+  if (!found.ok()) return found.status();
   std::vector<net::Resolver::SRV> out;
-  out.reserve(r->records.size());
-  for (const SRVRecord& rec : r->records) {
+  out.reserve(found->records.size());
+  for (const SRVRecord& rec : found->records) {
     out.push_back({rec.target, rec.port, rec.priority, rec.weight});
   }
-  return std::make_pair(std::move(r->cname), std::move(out));
+  return std::make_pair(std::move(found->cname), std::move(out));
+}
+
+absl::StatusOr<std::vector<IPAddr>> ResolverLookup(const net::Resolver* r, const Context& ctx,
+                                                   absl::Time deadline, Network net,
+                                                   std::string_view host) {
+  if (r != nullptr && r->prefer_go) {
+    if (absl::Status e = ctx.Err(); !e.ok()) {
+      // As LookupIPAddrContext: a ctx already done fails before any query.
+      return LookupIPAddrContext(ctx, deadline, net, host);
+    }
+    auto [bounded, cancel] = WithDeadline(ctx, deadline);
+    absl::StatusOr<std::vector<IPAddr>> out = LookupIPAddrGo(*r, bounded, deadline, net, host);
+    cancel();
+    return out;
+  }
+  return LookupIPAddrContext(ctx, deadline, net, host);
 }
 
 }  // namespace gonet::net_internal

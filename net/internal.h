@@ -130,15 +130,21 @@ absl::StatusOr<std::vector<IPAddr>> LookupIPAddrContext(const Context& ctx, absl
 // The built-in DNS client's lookups (Go's goLookupIP, goLookupPTR, goLookupCNAME,
 // goLookupSRV; dns_glue.cc): /etc/hosts first where Go consults it, then DNS over
 // /etc/resolv.conf's servers. Go's DNSError texts. Fiber only; no thread.
-absl::StatusOr<std::vector<IPAddr>> LookupIPAddrGo(const Context& ctx, absl::Time deadline,
-                                                   Network net, std::string_view host);
-absl::StatusOr<std::vector<std::string>> LookupAddrGo(const Context& ctx, absl::Time deadline,
-                                                      const IPAddr& ip, std::string_view addr);
-absl::StatusOr<std::string> LookupCNAMEGo(const Context& ctx, absl::Time deadline,
-                                          std::string_view host);
+// `r` supplies the nameservers override.
+absl::StatusOr<std::vector<IPAddr>> LookupIPAddrGo(const net::Resolver& r, const Context& ctx,
+                                                   absl::Time deadline, Network net,
+                                                   std::string_view host);
+absl::StatusOr<std::vector<std::string>> LookupAddrGo(const net::Resolver& r, const Context& ctx,
+                                                      absl::Time deadline, const IPAddr& ip);
+absl::StatusOr<std::string> LookupCNAMEGo(const net::Resolver& r, const Context& ctx,
+                                          absl::Time deadline, std::string_view host);
 absl::StatusOr<std::pair<std::string, std::vector<net::Resolver::SRV>>> LookupSRVGo(
-    const Context& ctx, absl::Time deadline, std::string_view service, std::string_view proto,
-    std::string_view name);
+    const net::Resolver& r, const Context& ctx, absl::Time deadline, std::string_view service,
+    std::string_view proto, std::string_view name);
+// A Resolver's host lookup for Dial and Listen (either path, under ctx and deadline).
+absl::StatusOr<std::vector<IPAddr>> ResolverLookup(const net::Resolver* r, const Context& ctx,
+                                                   absl::Time deadline, Network net,
+                                                   std::string_view host);
 
 // Runs a Dialer's or ListenConfig's control on fd (net.h's ControlFunc) with Go's
 // network name for the socket ("tcp4", "tcp6"; `network` as given when it already

@@ -491,6 +491,10 @@ std::pair<std::shared_ptr<Conn>, std::shared_ptr<Conn>> Pipe();
 class Resolver {
  public:
   bool prefer_go = false;  // true: the built-in DNS client, never the system resolver
+  // The built-in client's servers as "ip:port" ("127.0.0.1:5353", "[::1]:53"); empty =
+  // /etc/resolv.conf's nameservers (its other settings apply either way). For split
+  // DNS and for tests (Go gets the same with Resolver.Dial).
+  std::vector<std::string> nameservers;
 
   // Addresses as strings ("127.0.0.1", "::1").
   absl::StatusOr<std::vector<std::string>> LookupHost(const Context& ctx,
@@ -560,6 +564,9 @@ struct Dialer {
   absl::Duration keep_alive = absl::ZeroDuration();  // zero = Go's default (15s); negative = off
   std::string local_address;                         // "" = any; "ip:port" to bind before connect
   ControlFunc control;                               // empty = none
+  // Looks up host names (Go's Dialer.Resolver); null = DefaultResolver(). Must
+  // outlive the dial.
+  const Resolver* resolver = nullptr;
   // DialContext(Background(), ...).
   absl::StatusOr<std::shared_ptr<Conn>> Dial(std::string_view network,
                                              std::string_view address) const;

@@ -64,7 +64,7 @@ absl::StatusOr<std::vector<Addr>> Resolver::LookupIPAddr(const Context& ctx,
   // Go: an empty host is "no such host".
   if (host.empty()) return ni::MakeDNSError({.err = ni::kNoSuchHost, .name = host, .not_found = true});
   absl::StatusOr<std::vector<ni::IPAddr>> ips =
-      prefer_go ? ni::LookupIPAddrGo(ctx, absl::InfiniteFuture(), ni::Network::kTCP, host)
+      prefer_go ? ni::LookupIPAddrGo(*this, ctx, absl::InfiniteFuture(), ni::Network::kTCP, host)
                 : ni::LookupIPAddrContext(ctx, absl::InfiniteFuture(), ni::Network::kTCP, host);
   if (!ips.ok()) return ips.status();
   std::vector<Addr> out;
@@ -90,24 +90,21 @@ absl::StatusOr<std::vector<std::string>> Resolver::LookupHost(const Context& ctx
 absl::StatusOr<int> Resolver::LookupPort(const Context& ctx, std::string_view network,
                                          std::string_view service) const {
   (void)ctx;  // a table lookup: nothing to wait for
-  // Go: "" means either protocol (tcp first); tcp4/6 and udp4/6 name their protocol.
-  std::vector<const ni::ServiceTable*> tables;
+  // Go 1.19: tcp4/6 and udp4/6 name their protocol's table; "" means "ip", which has
+  // none, so only numbers work there ("address ip/http: unknown port", observed).
+  static const ni::ServiceTable* const kNoTable = new ni::ServiceTable(
+      ni::ServiceTable::ForProto("ip", {}, ""));
+  const ni::ServiceTable* table;
   if (network.empty() || network == "ip") {
-    tables = {&ni::DefaultServices(), &ni::DefaultUDPServices()};
+    table = kNoTable;
   } else if (network == "tcp" || network == "tcp4" || network == "tcp6") {
-    tables = {&ni::DefaultServices()};
+    table = &ni::DefaultServices();
   } else if (network == "udp" || network == "udp4" || network == "udp6") {
-    tables = {&ni::DefaultUDPServices()};
+    table = &ni::DefaultUDPServices();
   } else {
-    return ni::MakeUnknownNetwork(network);
+    return ni::MakeAddrError("unknown network", network);
   }
-  absl::Status first;
-  for (const ni::ServiceTable* t : tables) {
-    absl::StatusOr<int> p = ni::ParsePort(service, *t);
-    if (p.ok()) return p;
-    if (first.ok()) first = p.status();
-  }
-  return first;
+  return ni::ParsePort(service, *table);
 }
 
 absl::StatusOr<std::vector<std::string>> Resolver::LookupAddr(const Context& ctx,
@@ -123,7 +120,7 @@ absl::StatusOr<std::vector<std::string>> Resolver::LookupAddr(const Context& ctx
     for (std::string& n : names) n = AbsDomainName(n);
     return names;
   }
-  if (prefer_go) return ni::LookupAddrGo(ctx, absl::InfiniteFuture(), *ip, addr);
+  if (prefer_go) return ni::LookupAddrGo(*this, ctx, absl::InfiniteFuture(), *ip);
   const std::string name(addr);
   return UnderContext<std::vector<std::string>>(
       ctx, addr, [ip = *ip, name]() -> absl::StatusOr<std::vector<std::string>> {
@@ -149,7 +146,7 @@ absl::StatusOr<std::vector<std::string>> Resolver::LookupAddr(const Context& ctx
 absl::StatusOr<std::string> Resolver::LookupCNAME(const Context& ctx,
                                                   std::string_view host) const {
   if (!netfd::InFiber()) return ni::MakeNotFiber();
-  if (prefer_go) return ni::LookupCNAMEGo(ctx, absl::InfiniteFuture(), host);
+  if (prefer_go) return ni::LookupCNAMEGo(*this, ctx, absl::InfiniteFuture(), host);
   const std::string name(host);
   return UnderContext<std::string>(ctx, host, [name]() -> absl::StatusOr<std::string> {
     addrinfo hints{};
@@ -176,7 +173,7 @@ absl::StatusOr<std::pair<std::string, std::vector<Resolver::SRV>>> Resolver::Loo
     std::string_view name) const {
   if (!netfd::InFiber()) return ni::MakeNotFiber();
   // Go 1.19 asks DNS itself for SRV records whichever resolver is preferred.
-  return ni::LookupSRVGo(ctx, absl::InfiniteFuture(), service, proto, name);
+  return ni::LookupSRVGo(*this, ctx, absl::InfiniteFuture(), service, proto, name);
 }
 
 const Resolver& DefaultResolver() {
