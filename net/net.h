@@ -265,6 +265,20 @@ class TCPConn : public Conn {
   // called.
   absl::Status Control(absl::FunctionRef<void(int fd)> f);
 
+  // Go's TCPConn.ReadFrom(*os.File): sends from file_fd's current offset to this
+  // conn with sendfile(2) (the bytes never pass through user space), up to `limit`
+  // bytes (negative: to the end of the file), and advances the file's offset by what
+  // was sent. Where the kernel refuses sendfile for that fd before anything was sent
+  // (not a regular file...), it copies with read/write instead. Returns the bytes
+  // written; errors read "readfrom tcp L->R: sendfile: <errno text>". The fd stays
+  // the caller's. Fiber only.
+  IOResult ReadFromFile(int file_fd, int64_t limit = -1);
+  // Go's TCPConn.ReadFrom(Conn): copies from src until its EOF (or `limit` bytes):
+  // from a TCPConn or a "unix" UnixConn with splice(2) through a pipe (no copy
+  // through user space), from any other Conn with Read and Write. EOF is not an
+  // error. Errors read "readfrom tcp L->R: <src's or this conn's error>".
+  IOResult ReadFrom(Conn& src, int64_t limit = -1);
+
  protected:
   // Takes over a connected socket; the addresses are read once here
   // (getsockname/getpeername) and cached.

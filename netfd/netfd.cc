@@ -369,6 +369,33 @@ FdResult NetFD::WriteWith(const char* syscall, absl::FunctionRef<ssize_t(int fd)
   return r;
 }
 
+FdResult NetFD::WriteAllWith(const char* syscall, absl::FunctionRef<ssize_t(int fd)> op) {
+  if (!fiber_internal::InFiber()) {
+    if (fdmu_.IncRef()) {
+      (void)DecRef();
+      return {0, FdError::Of(FdError::Kind::kNotFiber)};
+    }
+    return {0, FdError::Of(FdError::Kind::kClosing)};
+  }
+  if (FdError e = WriteLock(); !e.ok()) return {0, e};
+  if (PollError pe = Prepare('w'); pe != PollError::kOk) {
+    WriteUnlock();
+    return {0, FdError::FromPoll(pe)};
+  }
+  FdResult total;
+  for (;;) {
+    FdResult r = RetryOp(sysfd_, syscall, op, [this] { return WaitFor('w'); });
+    total.n += r.n;
+    if (!r.err.ok()) {
+      total.err = r.err;
+      break;
+    }
+    if (r.n == 0) break;
+  }
+  WriteUnlock();
+  return total;
+}
+
 FdError NetFD::Accept(int* newfd, sockaddr_storage* rsa, socklen_t* rsalen) {
   if (!fiber_internal::InFiber()) {
     if (fdmu_.IncRef()) {

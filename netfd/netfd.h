@@ -119,6 +119,10 @@ class NetFD {
   // op runs once per try and may be called several times: it must restart cleanly.
   FdResult ReadWith(const char* syscall, absl::FunctionRef<ssize_t(int fd)> op);
   FdResult WriteWith(const char* syscall, absl::FunctionRef<ssize_t(int fd)> op);
+  // WriteWith for a transfer of many steps (sendfile, splice out of a pipe): holds the
+  // write lock throughout and calls op again while it returns > 0, until it returns 0
+  // (nothing left: op tracks what remains) or fails. n is the sum of op's results.
+  FdResult WriteAllWith(const char* syscall, absl::FunctionRef<ssize_t(int fd)> op);
   // accept4 with Go's retry list; the new fd is non-blocking and close-on-exec.
   // On error *call names the failing syscall ("accept4", "accept", "setnonblock").
   FdError Accept(int* newfd, sockaddr_storage* rsa, socklen_t* rsalen);
