@@ -4,6 +4,10 @@
 // and waits for the "listening on ADDR" line on stdout).
 //
 //   echo_server --addr=127.0.0.1:9000 --procs=1 --buf=4096
+//   echo_server --addr=unix:/tmp/echo.sock    # net::Listen("unix", path) instead
+//
+// A Unix socket's file is removed when the listener closes (at shutdown), as Go's
+// UnixListener does; Listen fails if the path already exists.
 //
 // Runs until SIGTERM or SIGINT, then prints its totals and exits 0.
 // Shutdown: the signals are blocked in every thread and a plain thread waits
@@ -26,6 +30,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/flags/flag.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -36,7 +41,8 @@
 #include "net/net.h"
 #include "third_party/flags_main.h"
 
-ABSL_FLAG(std::string, addr, "127.0.0.1:9000", "listen address (host:port; port 0 picks one)");
+ABSL_FLAG(std::string, addr, "127.0.0.1:9000",
+          "listen address: host:port (TCP; port 0 picks one) or unix:/path (a Unix socket)");
 ABSL_FLAG(int64_t, procs, 1, "worker threads (GOMAXPROCS), >= 1");
 ABSL_FLAG(int64_t, buf, 4096, "per-connection read buffer, bytes, >= 1");
 
@@ -107,10 +113,15 @@ void Serve(std::shared_ptr<net::Conn> c, size_t buf_size, Totals* totals) {
 
 int Main(int argc, char** argv) {
   ParseFlags(argc, argv, __FILE__,
-             "a gonet TCP echo server, one fiber per connection; prints \"listening on "
-             "ADDR\"\nand runs until SIGTERM or SIGINT.\n"
-             "  echo_server --addr=127.0.0.1:9000 --procs=1 --buf=4096");
-  const std::string addr = absl::GetFlag(FLAGS_addr);
+             "a gonet TCP (or Unix-socket) echo server, one fiber per connection; prints\n"
+             "\"listening on ADDR\" and runs until SIGTERM or SIGINT.\n"
+             "  echo_server --addr=127.0.0.1:9000 --procs=1 --buf=4096\n"
+             "  echo_server --addr=unix:/tmp/echo.sock");
+  const std::string flag_addr = absl::GetFlag(FLAGS_addr);
+  // "unix:/path" -> Listen("unix", "/path"); anything else is a TCP host:port.
+  const bool is_unix = absl::StartsWith(flag_addr, "unix:");
+  const std::string network = is_unix ? "unix" : "tcp";
+  const std::string addr = is_unix ? flag_addr.substr(5) : flag_addr;
   const int64_t procs = absl::GetFlag(FLAGS_procs);
   const int64_t buf_size = absl::GetFlag(FLAGS_buf);
   if (procs < 1) FlagError(absl::StrCat("--procs must be >= 1, got ", procs));
@@ -142,7 +153,7 @@ int Main(int argc, char** argv) {
   absl::Time start = absl::Now();
   gonet::Run(
       [&] {
-        auto ln = net::Listen("tcp", addr);
+        auto ln = net::Listen(network, addr);
         if (!ln.ok()) {
           std::fprintf(stderr, "echo_server: %s\n", std::string(ln.status().message()).c_str());
           rc = 1;
@@ -153,7 +164,8 @@ int Main(int argc, char** argv) {
           shutdown.listener = *ln;
           if (shutdown.requested) (*ln)->Close().IgnoreError();
         }
-        std::printf("listening on %s\n", (*ln)->Address().String().c_str());
+        std::printf("listening on %s%s\n", is_unix ? "unix:" : "",
+                    (*ln)->Address().String().c_str());
         std::fflush(stdout);
         ConnSet open;
         fiber::WaitGroup wg;

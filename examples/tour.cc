@@ -22,6 +22,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -29,6 +30,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <string>
@@ -101,6 +103,8 @@ std::string ErrnoName(int e) {
       return "EINVAL";
     case ETIMEDOUT:
       return "ETIMEDOUT";
+    case ENOENT:
+      return "ENOENT";
     default:
       return absl::StrCat(e);
   }
@@ -176,9 +180,18 @@ std::string ShowWant(const Want& w) {
   return absl::StrCat("\"", w.text, "\"", Tags(w.timeout, w.eof, w.closed, w.err));
 }
 
-// "read tcp 127.0.0.1:5000->127.0.0.1:6000: ", Go's OpError prefix for a conn.
+// "read tcp 127.0.0.1:5000->127.0.0.1:6000: ", Go's OpError prefix for a conn
+// ("read unix @->/tmp/d/sock: " on a dialed Unix socket).
 std::string Op(absl::string_view op, const net::Conn& c) {
-  return absl::StrCat(op, " tcp ", c.LocalAddr().String(), "->", c.RemoteAddr().String(), ": ");
+  return absl::StrCat(op, " ", c.LocalAddr().Network(), " ", c.LocalAddr().String(), "->",
+                      c.RemoteAddr().String(), ": ");
+}
+
+// An Addr as Go's tests print one: network/"name" for Unix, network/host:port else.
+std::string ShowAddr(const net::Addr& a) {
+  if (a.IsNil()) return "<nil>";
+  if (a.IsUnix()) return absl::StrCat(a.Network(), "/\"", a.String(), "\"");
+  return absl::StrCat(a.Network(), "/", a.String());
 }
 
 bool ExpectErr(Section& s, absl::string_view what, const absl::Status& got, const Want& want) {
@@ -936,6 +949,134 @@ void CloseUnblocks(Section& s) {
   Within(s, "from Close to its return", at - closed, absl::ZeroDuration(), kPrompt);
 }
 
+// Whether a path names a socket file (a Unix listener's address).
+bool SocketFileExists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+// access(path)'s errno, 0 if the path exists. Not inlined on purpose: errno is
+// thread-local and its address may be computed once per function, while a fiber
+// that parked may resume on another thread; a call that never parks reads the
+// errno of the thread it runs on.
+[[gnu::noinline]] int AccessErrno(const std::string& path) {
+  return access(path.c_str(), F_OK) == 0 ? 0 : errno;
+}
+
+void UnixSocket(Section& s) {
+  // A socket path must fit in sun_path (108 bytes): a short directory under /tmp.
+  char dir[] = "/tmp/gonet-tour-XXXXXX";
+  if (!s.Require(mkdtemp(dir) != nullptr, "mkdtemp under /tmp")) return;
+  const std::string path = absl::StrCat(dir, "/sock");
+  s.Log("tried: Listen(\"unix\", \"%s\"), Dial it, echo \"hello\" once", path);
+  auto ln = net::Listen("unix", path);
+  if (s.Require(ln.ok(), absl::StrCat("Listen: ", ln.status().ToString()))) {
+    net::Addr la = (*ln)->Address();
+    s.Check(la.Network() == "unix" && la.String() == path,
+            absl::StrCat("listener Addr() = ", ShowAddr(la), " (Go: unix/\"", path, "\")"));
+    s.Check(SocketFileExists(path), "the socket file exists while listening");
+    auto c = net::Dial("unix", path);
+    auto a = c.ok() ? (*ln)->Accept() : absl::StatusOr<std::shared_ptr<net::Conn>>(c.status());
+    if (s.Require(c.ok() && a.ok(), absl::StrCat("Dial/Accept: ", a.status().ToString()))) {
+      net::Conn& dialed = **c;
+      net::Conn& accepted = **a;
+      // Go: a dialed Unix socket has no name; its address reads "@" (unix.out).
+      s.Check(ShowAddr(dialed.LocalAddr()) == "unix/\"@\"" &&
+                  dialed.RemoteAddr().String() == path,
+              absl::StrCat("dialed conn: local=", ShowAddr(dialed.LocalAddr()),
+                           " remote=", ShowAddr(dialed.RemoteAddr()), " (Go: unix/\"@\" and the path)"));
+      s.Check(accepted.LocalAddr().String() == path &&
+                  ShowAddr(accepted.RemoteAddr()) == "unix/\"@\"",
+              absl::StrCat("accepted conn: local=", ShowAddr(accepted.LocalAddr()),
+                           " remote=", ShowAddr(accepted.RemoteAddr()), " (Go: the path and unix/\"@\")"));
+      dialed.SetReadDeadline(absl::Now() + absl::Seconds(5)).IgnoreError();
+      accepted.SetReadDeadline(absl::Now() + absl::Seconds(5)).IgnoreError();
+      char buf[64];
+      ExpectIO(s, "dialed Write(\"hello\")", dialed.Write(Str("hello")), 5, 5, Ok());
+      IOResult r = accepted.Read(absl::MakeSpan(buf));
+      ExpectIO(s, "accepted Read(64)", r, 5, 5, Ok());
+      ExpectIO(s, "accepted Write (the echo)", accepted.Write(absl::MakeConstSpan(buf, r.n)), 5,
+               5, Ok());
+      r = ReadFull(dialed, absl::MakeSpan(buf, 5));
+      ExpectIO(s, "dialed ReadFull(5)", r, 5, 5, Ok());
+      s.Check(absl::string_view(buf, r.n) == "hello",
+              absl::StrCat("the echo is \"", absl::string_view(buf, r.n), "\""));
+      absl::Time t0 = absl::Now();  // before the deadline is computed from it
+      dialed.SetReadDeadline(t0 + absl::Milliseconds(100)).IgnoreError();
+      r = dialed.Read(absl::MakeSpan(buf));
+      absl::Duration took = absl::Now() - t0;
+      ExpectIO(s, "dialed Read with a 100ms deadline, nothing sent", r, 0, 0,
+               Timeout(Op("read", dialed)));
+      Within(s, "it", took, absl::Milliseconds(100), absl::Milliseconds(100) + kSlack);
+      ExpectErr(s, "dialed Close", dialed.Close(), Ok());
+      ExpectIO(s, "accepted Read after the peer closed", accepted.Read(absl::MakeSpan(buf)), 0, 0,
+               Eof());
+      ExpectErr(s, "accepted Close", accepted.Close(), Ok());
+    }
+    ExpectErr(s, "listener Close", (*ln)->Close(), Ok());
+    int gone = AccessErrno(path);
+    s.Check(gone == ENOENT,
+            absl::StrCat("the socket file is gone after Close (access: ",
+                         gone == 0 ? "exists" : ErrnoName(gone),
+                         "; Go's UnixListener unlinks the file it created)"));
+    ExpectErr(s, "Dial the removed path", net::Dial("unix", path).status(),
+              Sys("dial unix " + path + ": connect: no such file or directory", ENOENT));
+  }
+  unlink(path.c_str());  // in case a failed check left it
+  rmdir(dir);
+}
+
+void UdpScenario(Section& s) {
+  auto srv = net::ListenPacket("udp", "127.0.0.1:0");
+  if (!s.Require(srv.ok(), absl::StrCat("ListenPacket: ", srv.status().ToString()))) return;
+  net::PacketConn& pc = **srv;
+  const std::string laddr = pc.LocalAddr().String();
+  s.Log("tried: ListenPacket(\"udp\", \"127.0.0.1:0\") -> %s; Dial(\"udp\", \"%s\"); one round "
+        "trip",
+        ShowAddr(pc.LocalAddr()), laddr);
+  auto c = net::Dial("udp", laddr);
+  if (!s.Require(c.ok(), absl::StrCat("Dial: ", c.status().ToString()))) return;
+  net::Conn& cli = **c;
+  s.Check(cli.RemoteAddr() == pc.LocalAddr() && cli.LocalAddr().Network() == "udp",
+          absl::StrCat("dialed conn: local=", ShowAddr(cli.LocalAddr()),
+                       " remote=", ShowAddr(cli.RemoteAddr())));
+  pc.SetReadDeadline(absl::Now() + absl::Seconds(5)).IgnoreError();
+  cli.SetReadDeadline(absl::Now() + absl::Seconds(5)).IgnoreError();
+  char buf[64];
+  ExpectIO(s, "dialed Write(\"ping\")", cli.Write(Str("ping")), 4, 4, Ok());
+  net::PacketResult pr = pc.ReadFrom(absl::MakeSpan(buf));
+  ExpectIO(s, "ReadFrom(64)", IOResult{pr.n, pr.err}, 4, 4, Ok());
+  s.Check(absl::string_view(buf, pr.n) == "ping" && pr.addr == cli.LocalAddr(),
+          absl::StrCat("got \"", absl::string_view(buf, pr.n), "\" from=", ShowAddr(pr.addr),
+                       ": the sender is the dialed conn's LocalAddr"));
+  ExpectIO(s, "WriteTo(\"pong\", the sender)", pc.WriteTo(Str("pong"), pr.addr), 4, 4, Ok());
+  IOResult r = cli.Read(absl::MakeSpan(buf));
+  ExpectIO(s, "dialed Read(64)", r, 4, 4, Ok());
+  s.Check(absl::string_view(buf, r.n) == "pong",
+          absl::StrCat("got \"", absl::string_view(buf, r.n), "\""));
+
+  s.Log("tried: ReadFrom with a 200ms read deadline, nothing sent");
+  absl::Time t0 = absl::Now();  // before the deadline is computed from it
+  pc.SetReadDeadline(t0 + absl::Milliseconds(200)).IgnoreError();
+  pr = pc.ReadFrom(absl::MakeSpan(buf));
+  absl::Duration took = absl::Now() - t0;
+  ExpectIO(s, "ReadFrom", IOResult{pr.n, pr.err}, 0, 0, Timeout("read udp " + laddr + ": "));
+  s.Check(pr.addr.IsNil(), absl::StrCat("from=", ShowAddr(pr.addr), " (Go: <nil>)"));
+  Within(s, "ReadFrom blocked until the deadline:", took, absl::Milliseconds(200),
+         absl::Milliseconds(200) + kSlack);
+  t0 = absl::Now();
+  cli.SetReadDeadline(t0 + absl::Milliseconds(100)).IgnoreError();
+  r = cli.Read(absl::MakeSpan(buf));
+  took = absl::Now() - t0;
+  ExpectIO(s, "dialed Read with a 100ms deadline", r, 0, 0, Timeout(Op("read", cli)));
+  Within(s, "it", took, absl::Milliseconds(100), absl::Milliseconds(100) + kSlack);
+  ExpectErr(s, "dialed Close", cli.Close(), Ok());
+  ExpectErr(s, "ListenPacket conn Close", pc.Close(), Ok());
+  pr = pc.ReadFrom(absl::MakeSpan(buf));
+  ExpectIO(s, "ReadFrom after Close", IOResult{pr.n, pr.err}, 0, 0,
+           Closed("read udp " + laddr + ": "));
+}
+
 // ---------------------------------------------------------------- driver
 
 struct Scenario {
@@ -962,6 +1103,8 @@ constexpr Scenario kScenarios[] = {
     {"socket options", SocketOptions},
     {"close", CloseSemantics},
     {"Close unblocks Read, Write, Accept", CloseUnblocks},
+    {"Unix socket: echo, addresses, file removed on Close", UnixSocket},
+    {"UDP: round trip, ReadFrom's sender, read deadline", UdpScenario},
 };
 
 // Runs the scenarios whose name contains `only`, `count` times each.

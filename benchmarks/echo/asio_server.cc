@@ -4,6 +4,8 @@
 // async_write of what it read.
 //
 // --threads N runs N threads on one io_context, Asio's idiomatic thread pool.
+// --addr=unix:/path listens on a Unix stream socket (asio::local::stream_protocol)
+// instead; the path must not exist, and is left behind on exit.
 // Usage: asio_server --addr=127.0.0.1:7000 [--threads=1]
 // Prints "listening on ADDR" on stdout once the acceptor is open.
 
@@ -14,6 +16,7 @@
 #include <cstdlib>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include <asio.hpp>
@@ -24,7 +27,8 @@
 #include "absl/strings/str_cat.h"
 #include "third_party/flags_main.h"
 
-ABSL_FLAG(std::string, addr, "127.0.0.1:7000", "listen address, IPv4:PORT");
+ABSL_FLAG(std::string, addr, "127.0.0.1:7000",
+          "listen address: IPv4:PORT (TCP) or unix:/path (a Unix stream socket)");
 ABSL_FLAG(int, threads, 1, "threads, >= 1");
 ABSL_FLAG(int, procs, 0, "same as --threads, the name the gonet server uses (0: unset)");
 
@@ -33,8 +37,11 @@ namespace {
 using asio::awaitable;
 using asio::use_awaitable;
 using asio::ip::tcp;
+using unix_stream = asio::local::stream_protocol;
 
-awaitable<void> Echo(tcp::socket socket) {
+// Socket is tcp::socket or unix_stream::socket.
+template <typename Socket>
+awaitable<void> Echo(Socket socket) {
   try {
     char data[4096];
     for (;;) {
@@ -46,19 +53,34 @@ awaitable<void> Echo(tcp::socket socket) {
   }
 }
 
-awaitable<void> Listener(tcp::acceptor acceptor) {
+template <typename Protocol>
+awaitable<void> Listener(typename Protocol::acceptor acceptor) {
   for (;;) {
-    tcp::socket socket = co_await acceptor.async_accept(use_awaitable);
-    socket.set_option(tcp::no_delay(true));
+    typename Protocol::socket socket = co_await acceptor.async_accept(use_awaitable);
+    if constexpr (std::is_same_v<Protocol, tcp>) socket.set_option(tcp::no_delay(true));
     asio::co_spawn(acceptor.get_executor(), Echo(std::move(socket)), asio::detached);
   }
+}
+
+// Opens, binds and listens on ep, and starts the accept loop on io.
+template <typename Protocol>
+void StartListener(asio::io_context& io, const typename Protocol::endpoint& ep) {
+  typename Protocol::acceptor acceptor(io);
+  acceptor.open(ep.protocol());
+  if constexpr (std::is_same_v<Protocol, tcp>) {
+    acceptor.set_option(typename Protocol::acceptor::reuse_address(true));
+  }
+  acceptor.bind(ep);
+  acceptor.listen(4096);
+  asio::co_spawn(io, Listener<Protocol>(std::move(acceptor)), asio::detached);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   gonet::ParseFlags(argc, argv, __FILE__,
-                    "a TCP echo server in standalone Asio's C++20 coroutine style (one\n"
+                    "a TCP (or --addr=unix:PATH) echo server in standalone Asio's C++20\n"
+                    "coroutine style (one "
                     "coroutine per connection); prints \"listening on ADDR\" once accepting.\n"
                     "  asio_server --addr=127.0.0.1:7000 --threads=1");
   const std::string addr_s = absl::GetFlag(FLAGS_addr);
@@ -74,21 +96,21 @@ int main(int argc, char** argv) {
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
   }
+  const bool is_unix = addr_s.rfind("unix:", 0) == 0;
   size_t colon = addr_s.rfind(':');
-  if (colon == std::string::npos) {
-    gonet::FlagError(absl::StrCat("--addr must be IPv4:PORT, got '", addr_s, "'"));
+  if (!is_unix && colon == std::string::npos) {
+    gonet::FlagError(absl::StrCat("--addr must be IPv4:PORT or unix:PATH, got '", addr_s, "'"));
   }
   try {
     // The concurrency hint tells Asio whether it may skip locking (1 thread).
     asio::io_context io(threads);
-    tcp::endpoint ep(asio::ip::make_address(addr_s.substr(0, colon)),
-                     static_cast<unsigned short>(std::atoi(addr_s.c_str() + colon + 1)));
-    tcp::acceptor acceptor(io);
-    acceptor.open(ep.protocol());
-    acceptor.set_option(tcp::acceptor::reuse_address(true));
-    acceptor.bind(ep);
-    acceptor.listen(4096);
-    asio::co_spawn(io, Listener(std::move(acceptor)), asio::detached);
+    if (is_unix) {
+      StartListener<unix_stream>(io, unix_stream::endpoint(addr_s.substr(5)));
+    } else {
+      StartListener<tcp>(
+          io, tcp::endpoint(asio::ip::make_address(addr_s.substr(0, colon)),
+                            static_cast<unsigned short>(std::atoi(addr_s.c_str() + colon + 1))));
+    }
     std::printf("listening on %s\n", addr_s.c_str());
     std::fflush(stdout);
     std::vector<std::thread> pool;

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Smoke test for the echo benchmark tools: epoll_server + loadgen on loopback.
+# Smoke test for the echo benchmark tools: epoll_server + loadgen on loopback TCP,
+# then on a Unix socket (--addr=unix:PATH).
 # Each check fails the test on its own (set -e, explicit messages).
 set -euo pipefail
 
@@ -83,4 +84,23 @@ if "$loadgen" --addr="$addr" --duration_s=0.5 --connect_timeout_s=2 2>"$tmp/refu
 fi
 grep -q "FAIL" "$tmp/refused.err" || fail "loadgen's failure message is missing"
 echo "ok: refused connection fails loudly"
+
+# --addr=unix:PATH on both sides. Not under TEST_TMPDIR: a socket path must fit in
+# 108 bytes, and Bazel's is longer.
+sock_dir=$(mktemp -d /tmp/echo-smoke-XXXXXX)
+cleanup() {
+  [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null || true
+  rm -rf "$sock_dir"
+}
+"$server" --addr="unix:$sock_dir/s" --threads=2 >"$tmp/unix_server.out" 2>"$tmp/unix_server.err" &
+server_pid=$!
+while kill -0 "$server_pid" 2>/dev/null && ! grep -q "listening on" "$tmp/unix_server.out"; do
+  sleep 0.01
+done
+grep -q "listening on unix:$sock_dir/s" "$tmp/unix_server.out" ||
+  { cat "$tmp/unix_server.err" >&2; fail "epoll_server did not listen on unix:$sock_dir/s"; }
+addr="unix:$sock_dir/s"
+run unix_pingpong64 --mode=pingpong --conns=64 --size=512 --inflight=4 --threads=2
+run unix_streaming --mode=streaming --conns=4 --size=512
+kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
 echo PASS

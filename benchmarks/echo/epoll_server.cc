@@ -10,6 +10,10 @@
 // EPOLLOUT drains it, so a slow reader cannot make the server buffer without
 // bound.
 //
+// --addr=unix:/path listens on a Unix stream socket instead (the path must not
+// exist; it is left behind on exit): SO_REUSEPORT does not apply there, so the
+// threads share one listening socket, each watching it in its own epoll.
+//
 // Usage: epoll_server --addr=127.0.0.1:7000 [--threads=1] [--buf=4096]
 // Prints "listening on ADDR" on stdout when every thread is accepting.
 
@@ -21,8 +25,10 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -34,7 +40,8 @@
 #include "absl/strings/str_cat.h"
 #include "third_party/flags_main.h"
 
-ABSL_FLAG(std::string, addr, "127.0.0.1:7000", "listen address, IPv4:PORT");
+ABSL_FLAG(std::string, addr, "127.0.0.1:7000",
+          "listen address: IPv4:PORT (TCP) or unix:/path (a Unix stream socket)");
 ABSL_FLAG(int, threads, 1, "threads, >= 1");
 ABSL_FLAG(int, procs, 0, "same as --threads, the name the gonet server uses (0: unset)");
 ABSL_FLAG(int64_t, buf, 4096, "per-thread read buffer, bytes, >= 1");
@@ -51,13 +58,15 @@ struct Conn {
   std::string backlog;  // echoed bytes the socket has not taken yet
 };
 
-int Listen(const sockaddr_in& addr) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+int Listen(const sockaddr_storage& addr, socklen_t len) {
+  int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) Die("socket");
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) Die("SO_REUSEPORT");
-  if (bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) < 0) Die("bind");
+  if (addr.ss_family == AF_INET) {
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) Die("SO_REUSEPORT");
+  }
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&addr), len) < 0) Die("bind");
   if (listen(fd, 4096) < 0) Die("listen");
   return fd;
 }
@@ -147,7 +156,7 @@ void Serve(int listen_fd, size_t buf_size) {
             }
             Die("accept4");
           }
-          int one = 1;
+          int one = 1;  // fails harmlessly (EOPNOTSUPP) on a Unix socket
           setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
           Conn* c = new Conn{fd, {}};
           epoll_event ev{};
@@ -167,7 +176,8 @@ void Serve(int listen_fd, size_t buf_size) {
 
 int main(int argc, char** argv) {
   gonet::ParseFlags(argc, argv, __FILE__,
-                    "a TCP echo server on raw edge-triggered epoll, the reference in the echo\n"
+                    "a TCP (or --addr=unix:PATH) echo server on raw edge-triggered epoll, the\n"
+                    "reference in the echo "
                     "comparison; prints \"listening on ADDR\" once every thread accepts.\n"
                     "  epoll_server --addr=127.0.0.1:7000 --threads=1 --buf=4096");
   const std::string addr_s = absl::GetFlag(FLAGS_addr);
@@ -185,16 +195,37 @@ int main(int argc, char** argv) {
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
   }
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  size_t colon = addr_s.rfind(':');
-  if (colon == std::string::npos ||
-      inet_pton(AF_INET, addr_s.substr(0, colon).c_str(), &addr.sin_addr) != 1) {
-    gonet::FlagError(absl::StrCat("--addr must be IPv4:PORT, got '", addr_s, "'"));
+  sockaddr_storage addr{};
+  socklen_t addr_len = 0;
+  if (addr_s.rfind("unix:", 0) == 0) {
+    const std::string path = addr_s.substr(5);
+    sockaddr_un* un = reinterpret_cast<sockaddr_un*>(&addr);
+    if (path.empty() || path.size() >= sizeof un->sun_path) {
+      gonet::FlagError(absl::StrCat("--addr=unix:PATH needs a path of 1 to ",
+                                    sizeof un->sun_path - 1, " bytes, got '", path, "'"));
+    }
+    un->sun_family = AF_UNIX;
+    std::memcpy(un->sun_path, path.data(), path.size());
+    addr_len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
+  } else {
+    sockaddr_in* in = reinterpret_cast<sockaddr_in*>(&addr);
+    in->sin_family = AF_INET;
+    size_t colon = addr_s.rfind(':');
+    if (colon == std::string::npos ||
+        inet_pton(AF_INET, addr_s.substr(0, colon).c_str(), &in->sin_addr) != 1) {
+      gonet::FlagError(
+          absl::StrCat("--addr must be IPv4:PORT or unix:PATH, got '", addr_s, "'"));
+    }
+    in->sin_port = htons(static_cast<uint16_t>(std::atoi(addr_s.c_str() + colon + 1)));
+    addr_len = sizeof(sockaddr_in);
   }
-  addr.sin_port = htons(static_cast<uint16_t>(std::atoi(addr_s.c_str() + colon + 1)));
   std::vector<int> listeners;
-  for (int t = 0; t < threads; ++t) listeners.push_back(Listen(addr));
+  if (addr.ss_family == AF_UNIX) {
+    int fd = Listen(addr, addr_len);  // one socket, watched by every thread's epoll
+    listeners.assign(threads, fd);
+  } else {
+    for (int t = 0; t < threads; ++t) listeners.push_back(Listen(addr, addr_len));
+  }
   std::vector<std::thread> workers;
   for (int t = 0; t < threads; ++t)
     workers.emplace_back(Serve, listeners[t], static_cast<size_t>(buf_size));

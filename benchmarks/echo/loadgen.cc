@@ -1,4 +1,6 @@
-// loadgen: a neutral TCP echo load generator on raw edge-triggered epoll.
+// loadgen: a neutral TCP (or Unix-socket) echo load generator on raw edge-triggered
+// epoll. --addr=IPv4:PORT dials TCP (with TCP_NODELAY); --addr=unix:/path dials a
+// Unix stream socket at that path.
 //
 // It does not use gonet (so no server gets home advantage); besides libc and the
 // C++ standard library it uses only Abseil flags for its command line, and it
@@ -48,6 +50,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -55,6 +58,7 @@
 #include <atomic>
 #include <cinttypes>
 #include <cstdarg>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -68,7 +72,8 @@
 #include "absl/strings/str_cat.h"
 #include "third_party/flags_main.h"
 
-ABSL_FLAG(std::string, addr, "127.0.0.1:7000", "server address, IPv4:PORT");
+ABSL_FLAG(std::string, addr, "127.0.0.1:7000",
+          "server address: IPv4:PORT (TCP) or unix:/path (a Unix stream socket)");
 ABSL_FLAG(std::string, mode, "pingpong", "pingpong (closed loop) or streaming");
 ABSL_FLAG(int, conns, 1, "connections, >= 1");
 ABSL_FLAG(int, size, 64, "message size, bytes, in [1, 65536]");
@@ -132,8 +137,8 @@ struct Flags {
 
 Flags ReadFlags(int argc, char** argv) {
   gonet::ParseFlags(argc, argv, __FILE__,
-                    "a neutral TCP echo load generator (raw epoll; every echoed byte is "
-                    "checked).\n"
+                    "a neutral TCP or Unix-socket echo load generator (raw epoll; every echoed "
+                    "byte is\nchecked).\n"
                     "  loadgen --addr=127.0.0.1:7000 --mode=pingpong --conns=64 --size=512 "
                     "--duration_s=5 --json=out.json");
   Flags f;
@@ -350,7 +355,8 @@ enum Phase : int { kWarmup = 0, kMeasure = 1, kDone = 2 };
 
 struct Shared {
   const Flags* flags;
-  sockaddr_in addr;
+  sockaddr_storage addr;  // AF_INET or AF_UNIX
+  socklen_t addr_len;
   std::atomic<int> phase{kWarmup};
   std::atomic<int> threads_connected{0};
   std::atomic<bool> start{false};
@@ -367,16 +373,19 @@ struct Worker {
   int ep = -1;
 };
 
-void SetNonblockNodelay(int fd) {
+void SetNonblockNodelay(int fd, int family) {
   int fl = fcntl(fd, F_GETFL);
   if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) Fail("fcntl: %s", std::strerror(errno));
+  if (family != AF_INET) return;  // Unix sockets have no Nagle
   int one = 1;
   if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
     Fail("setsockopt TCP_NODELAY: %s", std::strerror(errno));
 }
 
 // Connects all of w's connections, at most kMaxPending handshakes at a time so
-// that a large --conns does not overflow the server's accept backlog.
+// that a large --conns does not overflow the server's accept backlog. A Unix
+// socket's connect completes at once or fails with EAGAIN (backlog full); the
+// connection is then retried on the next pass.
 void ConnectAll(Worker& w) {
   const Flags& f = *w.shared->flags;
   constexpr size_t kMaxPending = 256;
@@ -385,14 +394,21 @@ void ConnectAll(Worker& w) {
   std::vector<epoll_event> evs(512);
   while (done < w.conns.size()) {
     while (next < w.conns.size() && pending < kMaxPending) {
-      Conn& c = *w.conns[next++];
-      c.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      Conn& c = *w.conns[next];
+      const int family = w.shared->addr.ss_family;
+      c.fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
       if (c.fd < 0) Fail("socket (conn %d): %s", c.id, std::strerror(errno));
-      SetNonblockNodelay(c.fd);
+      SetNonblockNodelay(c.fd, family);
       int rc = connect(c.fd, reinterpret_cast<const sockaddr*>(&w.shared->addr),
-                       sizeof w.shared->addr);
+                       w.shared->addr_len);
+      if (rc < 0 && errno == EAGAIN && family == AF_UNIX) {  // backlog full: retry later
+        close(c.fd);
+        c.fd = -1;
+        break;
+      }
       if (rc < 0 && errno != EINPROGRESS)
         Fail("connect (conn %d) to %s: %s", c.id, f.addr.c_str(), std::strerror(errno));
+      ++next;
       epoll_event ev{};
       ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
       ev.data.ptr = &c;
@@ -582,17 +598,29 @@ int main(int argc, char** argv) {
 
   Shared sh;
   sh.flags = &f;
-  {
+  std::memset(&sh.addr, 0, sizeof sh.addr);
+  if (f.addr.rfind("unix:", 0) == 0) {
+    const std::string path = f.addr.substr(5);
+    sockaddr_un* un = reinterpret_cast<sockaddr_un*>(&sh.addr);
+    if (path.empty() || path.size() >= sizeof un->sun_path)
+      Fail("--addr=unix:PATH needs a path of 1 to %zu bytes, got '%s'",
+           sizeof un->sun_path - 1, path.c_str());
+    un->sun_family = AF_UNIX;
+    std::memcpy(un->sun_path, path.data(), path.size());
+    sh.addr_len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
+  } else {
     std::string host = f.addr, port;
     size_t colon = f.addr.rfind(':');
-    if (colon == std::string::npos) Fail("--addr must be IPv4:PORT, got '%s'", f.addr.c_str());
+    if (colon == std::string::npos)
+      Fail("--addr must be IPv4:PORT or unix:PATH, got '%s'", f.addr.c_str());
     host = f.addr.substr(0, colon);
     port = f.addr.substr(colon + 1);
-    std::memset(&sh.addr, 0, sizeof sh.addr);
-    sh.addr.sin_family = AF_INET;
-    sh.addr.sin_port = htons(static_cast<uint16_t>(std::atoi(port.c_str())));
-    if (inet_pton(AF_INET, host.c_str(), &sh.addr.sin_addr) != 1)
-      Fail("--addr must be IPv4:PORT, got '%s'", f.addr.c_str());
+    sockaddr_in* in = reinterpret_cast<sockaddr_in*>(&sh.addr);
+    in->sin_family = AF_INET;
+    in->sin_port = htons(static_cast<uint16_t>(std::atoi(port.c_str())));
+    if (inet_pton(AF_INET, host.c_str(), &in->sin_addr) != 1)
+      Fail("--addr must be IPv4:PORT or unix:PATH, got '%s'", f.addr.c_str());
+    sh.addr_len = sizeof(sockaddr_in);
   }
   InitPattern();
 

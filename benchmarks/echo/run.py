@@ -17,8 +17,13 @@ read by the load generator at the edges of the timed window) / round trips.
 On a shared machine other processes may run on those cores too, so the server
 process's own utime+stime per round trip is reported beside it.
 
+--network unix runs everything over Unix stream sockets instead of loopback TCP:
+each server run listens on --addr=unix:/tmp/echo-XXXX/s (a fresh directory under
+/tmp, since a socket path must fit in 108 bytes; removed after the run).
+
 Python 3 standard library only. Typical use:
   benchmarks/echo/run.py --rounds 3 --duration 3 --out /tmp/echo.json --md /tmp/echo.md
+  benchmarks/echo/run.py --network unix --rounds 1 --duration 3
   benchmarks/echo/run.py --prebuilt DIR --many-core     # on a machine without toolchains
 Environment: GONET_SERVER=path (or --gonet_server) names the gonet echo server
 binary (flags --addr, --procs); without it run.py tries to build
@@ -163,8 +168,14 @@ def server_command(server, path, addr, procs):
 
 
 class Server:
-    def __init__(self, server, path, cpus, procs, logdir, tag):
-        self.addr = "127.0.0.1:%d" % free_port()
+    def __init__(self, server, path, cpus, procs, logdir, tag, network="tcp"):
+        self.sock_dir = None
+        if network == "unix":
+            # Every server takes --addr=unix:PATH; the path must not exist yet.
+            self.sock_dir = tempfile.mkdtemp(prefix="echo-", dir="/tmp")
+            self.addr = "unix:" + os.path.join(self.sock_dir, "s")
+        else:
+            self.addr = "127.0.0.1:%d" % free_port()
         env = dict(os.environ, GOMAXPROCS=str(procs))
         self.err_path = os.path.join(logdir, tag + ".server.err")
         self.err = open(self.err_path, "w")
@@ -205,11 +216,13 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         self.err.close()
+        if self.sock_dir:  # gonet and Go unlink the socket on Close; epoll and Asio do not
+            shutil.rmtree(self.sock_dir, ignore_errors=True)
 
 
 def run_one(args, layout, loadgen, server, path, cfg_name, logdir, tag):
     mode, conns, size, inflight = CONFIGS[cfg_name]
-    srv = Server(server, path, layout["server_cpus"], layout["procs"], logdir, tag)
+    srv = Server(server, path, layout["server_cpus"], layout["procs"], logdir, tag, args.network)
     try:
         out = os.path.join(logdir, tag + ".json")
         threads = max(1, min(layout["loadgen_threads"], conns))
@@ -250,7 +263,7 @@ def run_one(args, layout, loadgen, server, path, cfg_name, logdir, tag):
 
 
 def measure_rss(args, layout, loadgen, server, path, logdir, tag):
-    srv = Server(server, path, layout["server_cpus"], layout["procs"], logdir, tag)
+    srv = Server(server, path, layout["server_cpus"], layout["procs"], logdir, tag, args.network)
     lg = None
     try:
         time.sleep(0.2)
@@ -346,7 +359,9 @@ def ratio(v):
 
 def markdown(meta, summary, rss, servers):
     L = []
-    L.append("## Echo comparison (%s)" % meta["layout_desc"])
+    network = meta.get("network", "tcp")
+    L.append("## Echo comparison over %s (%s)" % (
+        "Unix stream sockets" if network == "unix" else "loopback TCP", meta["layout_desc"]))
     L.append("")
     L.append("Machine: %s, %d CPUs, kernel %s. %d rounds interleaved (%s), %g s warm-up + %g s "
              "timed window each. Medians over rounds; ×Go / ×epoll are ratios of medians "
@@ -430,6 +445,8 @@ def main():
     p.add_argument("--many-core", action="store_true",
                    help="servers with procs=cores/2 on the first half, loadgen on the second")
     p.add_argument("--quick", action="store_true", help="tiny run (CI smoke)")
+    p.add_argument("--network", choices=["tcp", "unix"], default="tcp",
+                   help="loopback TCP (default) or Unix stream sockets under /tmp")
     p.add_argument("--prebuilt", help="take binaries from DIR instead of building")
     p.add_argument("--gonet_server", default=os.environ.get("GONET_SERVER"),
                    help="gonet echo server binary (default $GONET_SERVER)")
@@ -502,8 +519,8 @@ def main():
     order = [s for s in SERVERS if s in servers]
     if not order:
         die("no server to run")
-    log("run.py: servers %s; configs %s; %s; logs in %s" % (
-        " ".join(order), " ".join(args.configs), layout["layout_desc"], logdir))
+    log("run.py: servers %s; configs %s; network %s; %s; logs in %s" % (
+        " ".join(order), " ".join(args.configs), args.network, layout["layout_desc"], logdir))
     raise_nofile()
 
     runs = {c: {s: [] for s in order} for c in args.configs}
@@ -542,7 +559,7 @@ def main():
     meta = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
         "host": platform.node(), "cpu_model": cpu_model(), "cpus": ncpu,
-        "kernel": platform.release(), "rounds": args.rounds, "warmup_s": args.warmup,
+        "kernel": platform.release(), "network": args.network, "rounds": args.rounds, "warmup_s": args.warmup,
         "duration_s": args.duration, "servers": order, "configs": args.configs,
         "rss_conns": args.rss_conns, "wall_s": time.time() - t_start,
         "binaries": {s: servers[s] for s in order}, "loadgen": loadgen, **layout,
