@@ -1,10 +1,12 @@
 // One round trip over each network beyond TCP (UDP, Unix stream, unixgram,
-// unixpacket, net::Pipe) and WriteBuffers, at procs 1 and 2: the quick check that
-// every kind works end to end. The Go-observed texts are in udp_test, unix_test and
+// unixpacket, net::Pipe), WriteBuffers, and TCPConn's sendfile/splice ReadFrom, at
+// procs 1 and 2: the quick check that every kind works end to end. The Go-observed texts are in udp_test, unix_test and
 // pipe_test.
 #include <unistd.h>
 
+#include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "fiber/fiber.h"
@@ -141,6 +143,99 @@ TEST_P(NetworksSmoke, PipeAndBuffers) {
     IOResult r = y->Read(absl::MakeSpan(buf));
     EXPECT_TRUE(IsEOF(r.err)) << r.err;
     EXPECT_EQ(x->LocalAddr().String(), "pipe");
+  }, {.procs = GetParam()});
+}
+
+// A connected TCP pair on loopback.
+std::pair<std::shared_ptr<TCPConn>, std::shared_ptr<Conn>> TcpPair() {
+  auto ln = Listen("tcp", "127.0.0.1:0");
+  if (!ln.ok()) return {};
+  std::shared_ptr<Conn> accepted;
+  fiber::WaitGroup wg;
+  wg.Add(1);
+  Go([&] {
+    auto c = (*ln)->Accept();
+    if (c.ok()) accepted = *c;
+    wg.Done();
+  });
+  auto d = Dial("tcp", (*ln)->Address().String());
+  wg.Wait();
+  (void)(*ln)->Close();
+  if (!d.ok()) return {};
+  return {std::dynamic_pointer_cast<TCPConn>(*d), accepted};
+}
+
+// Reads until EOF.
+std::string ReadAll(Conn& c) {
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    IOResult r = c.Read(absl::MakeSpan(buf));
+    out.append(buf, r.n);
+    if (!r.err.ok()) return out;
+  }
+}
+
+// TCPConn::ReadFromFile (sendfile) and ReadFrom (splice from a TCP conn; copy from a
+// Pipe): the bytes arrive whole, limits are honored, the file offset advances.
+TEST_P(NetworksSmoke, SendfileAndSplice) {
+  gonet::Run([] {
+    std::string content;
+    for (int i = 0; i < 20000; ++i) content += absl::StrCat(i % 10);
+    char path[] = "/tmp/gonet-sendfile-XXXXXX";
+    const int file = mkstemp(path);
+    ASSERT_GE(file, 0);
+    unlink(path);
+    ASSERT_EQ(write(file, content.data(), content.size()), static_cast<ssize_t>(content.size()));
+    ASSERT_EQ(lseek(file, 0, SEEK_SET), 0);
+
+    auto [out, in] = TcpPair();
+    ASSERT_TRUE(out && in);
+    IOResult part = out->ReadFromFile(file, 1000);
+    ASSERT_TRUE(part.err.ok()) << part.err;
+    EXPECT_EQ(part.n, 1000u);
+    EXPECT_EQ(lseek(file, 0, SEEK_CUR), 1000);
+    IOResult rest = out->ReadFromFile(file);
+    ASSERT_TRUE(rest.err.ok()) << rest.err;
+    EXPECT_EQ(rest.n, content.size() - 1000);
+    close(file);
+    ASSERT_TRUE(out->CloseWrite().ok());
+    EXPECT_EQ(ReadAll(*in), content);
+
+    // Splice: from a TCP conn into another.
+    auto [src_w, src_r] = TcpPair();
+    auto [dst, sink] = TcpPair();
+    ASSERT_TRUE(src_w && src_r && dst && sink);
+    fiber::WaitGroup wg;
+    wg.Add(1);
+    Go([&, src_w = src_w] {
+      EXPECT_TRUE(src_w->Write(content).err.ok());
+      EXPECT_TRUE(src_w->CloseWrite().ok());
+      wg.Done();
+    });
+    IOResult sp = dst->ReadFrom(*src_r);
+    EXPECT_TRUE(sp.err.ok()) << sp.err;
+    EXPECT_EQ(sp.n, content.size());
+    wg.Wait();
+    ASSERT_TRUE(dst->CloseWrite().ok());
+    EXPECT_EQ(ReadAll(*sink), content);
+
+    // The generic copy, from a Pipe, with a limit.
+    auto [px, py] = Pipe();
+    auto [dst2, sink2] = TcpPair();
+    ASSERT_TRUE(dst2 && sink2);
+    wg.Add(1);
+    Go([&, px = px] {
+      (void)px->Write(absl::string_view("0123456789"));
+      wg.Done();
+    });
+    IOResult cp = dst2->ReadFrom(*py, 6);
+    EXPECT_TRUE(cp.err.ok()) << cp.err;
+    EXPECT_EQ(cp.n, 6u);
+    (void)py->Close();
+    wg.Wait();
+    ASSERT_TRUE(dst2->CloseWrite().ok());
+    EXPECT_EQ(ReadAll(*sink2), "012345");
   }, {.procs = GetParam()});
 }
 
