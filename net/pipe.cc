@@ -5,9 +5,9 @@
 #include <memory>
 #include <variant>
 
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "fiber/channel.h"
+#include "fiber/internal/annotated_mutex.h"
 #include "fiber/sync.h"
 #include "fiber/timer.h"
 #include "net/errors.h"
@@ -29,19 +29,22 @@ absl::Status ClosedPipe() {
 class PipeDeadline {
  public:
   void Set(absl::Time t) ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock l(&mu_);
+    fiber_internal::ThreadMutexLock l(&mu_);
     t_ = t;
     changed_->Close();
     changed_ = std::make_shared<Signal>();
   }
   // The deadline and the channel its next change closes.
   std::pair<absl::Time, std::shared_ptr<Signal>> Get() ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock l(&mu_);
+    fiber_internal::ThreadMutexLock l(&mu_);
     return {t_, changed_};
   }
 
  private:
-  absl::Mutex mu_;
+  // A thread lock (SetDeadline works from plain threads too), held for a few
+  // instructions, never across a park. Not absl::Mutex: Debian's Abseil is invisible
+  // to TSan.
+  fiber_internal::ThreadMutex mu_;
   absl::Time t_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   std::shared_ptr<Signal> changed_ ABSL_GUARDED_BY(mu_) = std::make_shared<Signal>();
 };

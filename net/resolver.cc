@@ -10,7 +10,6 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
-#include "absl/synchronization/mutex.h"
 #include "fiber/channel.h"
 #include "fiber/fiber.h"
 #include "fiber/sync.h"

@@ -8,9 +8,9 @@
 
 #include "absl/base/internal/raw_logging.h"
 #include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "fiber/channel.h"
+#include "fiber/internal/annotated_mutex.h"
 #include "fiber/context.h"
 #include "fiber/fiber.h"
 #include "fiber/sync.h"
@@ -100,7 +100,7 @@ class LookupGroup {
     std::shared_ptr<Flight> f;
     bool leader = false;
     {
-      absl::MutexLock l(&mu_);
+      fiber_internal::ThreadMutexLock l(&mu_);
       std::shared_ptr<Flight>& slot = calls_[key];
       if (!slot) {
         slot = std::make_shared<Flight>();
@@ -114,7 +114,7 @@ class LookupGroup {
     }
     f->result = fn();
     {
-      absl::MutexLock l(&mu_);
+      fiber_internal::ThreadMutexLock l(&mu_);
       calls_.erase(key);
     }
     f->done.Close();
@@ -122,7 +122,8 @@ class LookupGroup {
   }
 
  private:
-  absl::Mutex mu_;
+  // Held for map updates only, never across a park (the lookups run outside it).
+  fiber_internal::ThreadMutex mu_;
   // The calls in flight, by key; an entry lives from its leader's start to its end.
   absl::flat_hash_map<std::string, std::shared_ptr<Flight>> calls_ ABSL_GUARDED_BY(mu_);
 };

@@ -18,6 +18,15 @@ namespace gonet::leak_check {
 
 inline uint64_t CurrentFiberId() { return fiber_internal::CurrentFiber()->id; }
 
+// f's wait reason. Racy by design, as the runtime's own dump (fiber/internal/dump.cc,
+// Snapshot): a fiber about to park writes it while running, and a reader that saw
+// kWaiting from an earlier park may read it then; the caller re-checks the status.
+// Exempt from TSan for that reason.
+__attribute__((no_sanitize("thread"))) inline fiber_internal::WaitInfo ReadWaitInfo(
+    const fiber_internal::Fiber& f) {
+  return f.wait;
+}
+
 // Waits (up to 10 s, sleeping 1 ms between looks) until the fiber whose id *id holds
 // (0: not known yet) is parked; returns why it waits, nullopt on timeout. Fiber only.
 inline std::optional<fiber_internal::WaitInfo> WaitParkedInfo(const std::atomic<uint64_t>* id) {
@@ -29,7 +38,11 @@ inline std::optional<fiber_internal::WaitInfo> WaitParkedInfo(const std::atomic<
       fiber_internal::VisitFibers([&](const fiber_internal::Fiber& f) {
         if (f.id == want &&
             f.status.load(std::memory_order_acquire) == fiber_internal::FiberStatus::kWaiting) {
-          info = f.wait;
+          fiber_internal::WaitInfo w = ReadWaitInfo(f);
+          // Still parked in the same wait: the read was not torn by a re-park.
+          if (f.status.load(std::memory_order_acquire) == fiber_internal::FiberStatus::kWaiting) {
+            info = w;
+          }
         }
       });
     }
