@@ -55,6 +55,21 @@ absl::StatusOr<T> UnderContext(const Context& ctx, std::string_view name, F call
   return CtxDNSError(ctx.Err(), name);
 }
 
+// Go's errMalformedDNSRecordsDetail. Go also returns the valid records with it;
+// a StatusOr cannot, so the whole answer is refused.
+constexpr std::string_view kMalformedNames =
+    "DNS response contained records which contain invalid names";
+
+// Go 1.19's LookupAddr check: every name from the network must be a domain name.
+absl::StatusOr<std::vector<std::string>> ValidNames(absl::StatusOr<std::vector<std::string>> names,
+                                                    std::string_view addr) {
+  if (!names.ok()) return names;
+  for (const std::string& n : *names) {
+    if (!ni::IsDomainName(n)) return ni::MakeDNSError({.err = kMalformedNames, .name = addr});
+  }
+  return names;
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<Addr>> Resolver::LookupIPAddr(const Context& ctx,
@@ -119,9 +134,11 @@ absl::StatusOr<std::vector<std::string>> Resolver::LookupAddr(const Context& ctx
     for (std::string& n : names) n = AbsDomainName(n);
     return names;
   }
-  if (prefer_go) return ni::LookupAddrGo(*this, ctx, absl::InfiniteFuture(), *ip);
   const std::string name(addr);
-  return UnderContext<std::vector<std::string>>(
+  if (prefer_go) {
+    return ValidNames(ni::LookupAddrGo(*this, ctx, absl::InfiniteFuture(), *ip), name);
+  }
+  return ValidNames(UnderContext<std::vector<std::string>>(
       ctx, addr, [ip = *ip, name]() -> absl::StatusOr<std::vector<std::string>> {
         sockaddr_storage ss{};
         absl::StatusOr<socklen_t> sl =
@@ -139,13 +156,20 @@ absl::StatusOr<std::vector<std::string>> Resolver::LookupAddr(const Context& ctx
                                    .not_found = !timeout});
         }
         return std::vector<std::string>{AbsDomainName(host)};
-      });
+      }), name);
 }
 
 absl::StatusOr<std::string> Resolver::LookupCNAME(const Context& ctx,
                                                   std::string_view host) const {
   if (!netfd::InFiber()) return ni::MakeNotFiber();
-  if (prefer_go) return ni::LookupCNAMEGo(*this, ctx, absl::InfiniteFuture(), host);
+  if (prefer_go) {
+    absl::StatusOr<std::string> cname = ni::LookupCNAMEGo(*this, ctx, absl::InfiniteFuture(), host);
+    // Go 1.19: a name from the network that is not a domain name is refused.
+    if (cname.ok() && !cname->empty() && !ni::IsDomainName(*cname)) {
+      return ni::MakeDNSError({.err = "CNAME target is invalid", .name = host});
+    }
+    return cname;
+  }
   const std::string name(host);
   return UnderContext<std::string>(ctx, host, [name]() -> absl::StatusOr<std::string> {
     addrinfo hints{};
@@ -172,7 +196,18 @@ absl::StatusOr<std::pair<std::string, std::vector<Resolver::SRV>>> Resolver::Loo
     std::string_view name) const {
   if (!netfd::InFiber()) return ni::MakeNotFiber();
   // Go 1.19 asks DNS itself for SRV records whichever resolver is preferred.
-  return ni::LookupSRVGo(*this, ctx, absl::InfiniteFuture(), service, proto, name);
+  auto srv = ni::LookupSRVGo(*this, ctx, absl::InfiniteFuture(), service, proto, name);
+  if (!srv.ok()) return srv;
+  // Go 1.19 refuses names from the network that are not domain names.
+  if (!srv->first.empty() && !ni::IsDomainName(srv->first)) {
+    return ni::MakeDNSError({.err = "SRV header name is invalid", .name = name, .not_found = true});
+  }
+  for (const SRV& r : srv->second) {
+    if (!ni::IsDomainName(r.target)) {
+      return ni::MakeDNSError({.err = kMalformedNames, .name = name});
+    }
+  }
+  return srv;
 }
 
 const Resolver& DefaultResolver() {
