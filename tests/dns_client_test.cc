@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "fiber/context.h"
@@ -29,6 +30,7 @@
 #include "net/dnsclient.h"
 #include "net/dnsmessage.h"
 #include "net/errors.h"
+#include "net/net.h"
 
 namespace gonet::net_internal {
 namespace {
@@ -223,6 +225,9 @@ class FakeDns {
       out.push_back(m);
     } else if (name == "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa.") {
       m.answers = {Named(name, dns::kTypePTR, "six.test.")};
+      out.push_back(m);
+    } else if (name == "_x._tcp.badsrv.test.") {
+      m.answers = {Srv(name, 1, 0, 80, "b@d.test.")};  // not a domain name: refused
       out.push_back(m);
     } else if (name == "lame.test.") {
       m.header.recursion_available = false;
@@ -625,6 +630,45 @@ TEST(DnsClientStress, TenThousandConcurrentLookupsStartNoThreads) {
   std::printf("threads: %d at start of Run, %d at most; UDP queries %d, TCP %d\n", threads_start,
               threads_max, server.udp_queries.load(), server.tcp_queries.load());
   EXPECT_EQ(CountDir("/proc/self/fd"), fds_before);
+}
+
+}  // namespace
+}  // namespace gonet::net_internal
+
+namespace gonet::net_internal {
+namespace {
+
+// The public net::Resolver with prefer_go against the same fake server (its
+// nameservers override): the glue sorts, roots and validates as Go 1.19.
+TEST_P(DnsClientTest, PublicResolverPreferGo) {
+  RunFibers([&] {
+    net::Resolver r;
+    r.prefer_go = true;
+    r.nameservers = {server_.Server()};
+    auto hosts = r.LookupHost(Background(), "ok.test");
+    ASSERT_TRUE(hosts.ok()) << hosts.status();
+    EXPECT_EQ(*hosts, (std::vector<std::string>{"10.0.0.1", "fd00::1"}));
+    auto nx = r.LookupHost(Background(), "nx.test");
+    EXPECT_EQ(nx.status().code(), absl::StatusCode::kNotFound) << nx.status();
+    EXPECT_TRUE(absl::StrContains(nx.status().message(), ": no such host")) << nx.status();
+    auto cname = r.LookupCNAME(Background(), "c1.test");
+    ASSERT_TRUE(cname.ok()) << cname.status();
+    EXPECT_EQ(*cname, "c3.test.");
+    auto ptr = r.LookupAddr(Background(), "10.0.0.4");
+    ASSERT_TRUE(ptr.ok()) << ptr.status();
+    EXPECT_EQ(*ptr, std::vector<std::string>{"host.test."});
+    auto srv = r.LookupSRV(Background(), "http", "tcp", "srv.test");
+    ASSERT_TRUE(srv.ok()) << srv.status();
+    EXPECT_EQ(srv->first, "_http._tcp.srv.test.");
+    ASSERT_EQ(srv->second.size(), 4u);
+    EXPECT_EQ(srv->second[0].target, "first.test.");
+    EXPECT_EQ(srv->second[0].priority, 5);
+    EXPECT_EQ(srv->second[3].target, "z.test.");
+    // Go 1.19 refuses records whose names are not domain names.
+    auto bad = r.LookupSRV(Background(), "x", "tcp", "badsrv.test");
+    EXPECT_EQ(bad.status().message(),
+              "lookup badsrv.test: DNS response contained records which contain invalid names");
+  });
 }
 
 }  // namespace
