@@ -1,5 +1,5 @@
-// Go's net.Listen / ListenConfig.Listen for TCP (net/dial.go, sock_posix.go,
-// sockopt_linux.go, sock_linux.go), on netfd.
+// Go's net.Listen / ListenConfig.Listen for TCP and Unix, and ListenPacket for UDP and
+// Unix (net/dial.go, sock_posix.go, sockopt_linux.go, sock_linux.go), on netfd.
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -9,6 +9,31 @@
 namespace gonet::net {
 
 using net_internal::FdErrorToStatus;
+
+namespace {
+
+// Go's resolveAddrList for Listen and ListenPacket: ctx bounds the host name lookup;
+// errors come wrapped ("listen tcp: address 99999: invalid port").
+absl::StatusOr<net_internal::AddrList> ResolveListen(const Context& ctx, std::string_view network,
+                                                     std::string_view address) {
+  auto list = net_internal::ResolveAddrList(
+      net_internal::SockMode::kListen, network, address, nullptr,
+      [&ctx](net_internal::Network n, std::string_view host) {
+        return net_internal::LookupIPAddrContext(ctx, absl::InfiniteFuture(), n, host);
+      });
+  if (!list.ok()) return net_internal::OpError("listen", network, "", "", list.status());
+  return list;
+}
+
+// A TCP address where ListenPacket wants a UDP one, or the reverse for Listen:
+// "listen udp 127.0.0.1:0: address 127.0.0.1:0: unexpected address type".
+absl::Status UnexpectedAddressType(std::string_view network, const Addr& la,
+                                   std::string_view address) {
+  return net_internal::OpError("listen", network, nullptr, &la,
+                               net_internal::MakeAddrError("unexpected address type", address));
+}
+
+}  // namespace
 
 absl::StatusOr<std::shared_ptr<Listener>> ListenConfig::Listen(std::string_view network,
                                                                std::string_view address) const {
@@ -28,26 +53,11 @@ absl::StatusOr<std::shared_ptr<Listener>> ListenConfig::Listen(const Context& ct
     if (!l.ok()) return net_internal::OpError("listen", network, nullptr, &laddr, l.status());
     return std::shared_ptr<Listener>(*std::move(l));
   }
-  if (auto n = net_internal::ParseNetwork(network); n.ok() && net_internal::IsUDP(*n)) {
-    // Go resolves the address, then finds a UDPAddr where Listen wants a TCP or
-    // Unix one.
-    auto list = net_internal::ResolveAddrList(
-        net_internal::SockMode::kListen, network, address, nullptr,
-        [&ctx](net_internal::Network n, std::string_view host) {
-          return net_internal::LookupIPAddrContext(ctx, absl::InfiniteFuture(), n, host);
-        });
-    if (!list.ok()) return net_internal::OpError("listen", network, "", "", list.status());
-    const Addr la = net_internal::FirstForListen(list->addrs);
-    return net_internal::OpError("listen", network, nullptr, &la,
-                                 net_internal::MakeAddrError("unexpected address type", address));
-  }
-  auto list = net_internal::ResolveAddrList(
-      net_internal::SockMode::kListen, network, address, nullptr,
-      [&ctx](net_internal::Network n, std::string_view host) {
-        return net_internal::LookupIPAddrContext(ctx, absl::InfiniteFuture(), n, host);
-      });
-  if (!list.ok()) return net_internal::OpError("listen", network, "", "", list.status());
+  auto list = ResolveListen(ctx, network, address);
+  if (!list.ok()) return list.status();
   const Addr laddr = net_internal::FirstForListen(list->addrs);
+  // Go resolves the address, then finds a UDPAddr where Listen wants a TCP or Unix one.
+  if (net_internal::IsUDP(list->net)) return UnexpectedAddressType(network, laddr, address);
   auto fail = [&](const absl::Status& inner) {
     return net_internal::OpError("listen", network, nullptr, &laddr, inner);
   };
@@ -106,18 +116,11 @@ absl::StatusOr<std::shared_ptr<PacketConn>> ListenConfig::ListenPacket(
     if (!c.ok()) return net_internal::OpError("listen", network, nullptr, &laddr, c.status());
     return std::shared_ptr<PacketConn>(*std::move(c));
   }
-  auto list = net_internal::ResolveAddrList(
-      net_internal::SockMode::kListen, network, address, nullptr,
-      [&ctx](net_internal::Network n, std::string_view host) {
-        return net_internal::LookupIPAddrContext(ctx, absl::InfiniteFuture(), n, host);
-      });
-  if (!list.ok()) return net_internal::OpError("listen", network, "", "", list.status());
+  auto list = ResolveListen(ctx, network, address);
+  if (!list.ok()) return list.status();
   const Addr la = net_internal::FirstForListen(list->addrs);
-  if (!net_internal::IsUDP(list->net)) {
-    // A TCP address where ListenPacket wants a UDP or Unix one (Go's text).
-    return net_internal::OpError("listen", network, nullptr, &la,
-                                 net_internal::MakeAddrError("unexpected address type", address));
-  }
+  // A TCP address where ListenPacket wants a UDP or Unix one (Go's text).
+  if (!net_internal::IsUDP(list->net)) return UnexpectedAddressType(network, la, address);
   auto c = net_internal::ListenUDP(network, list->net, la, ctl);
   if (!c.ok()) return net_internal::OpError("listen", network, nullptr, &la, c.status());
   return std::shared_ptr<PacketConn>(*std::move(c));

@@ -55,6 +55,18 @@ absl::StatusOr<T> UnderContext(const Context& ctx, std::string_view name, F call
   return CtxDNSError(ctx.Err(), name);
 }
 
+// A getaddrinfo/getnameinfo failure as Go's cgo resolver reports it: EAI_AGAIN is a
+// timeout ("lookup NAME: i/o timeout"), anything else "lookup NAME on SERVER: no such
+// host" with resolv.conf's first server.
+absl::Status SystemLookupError(int rc, std::string_view name) {
+  const bool timeout = rc == EAI_AGAIN;
+  return ni::MakeDNSError({.err = timeout ? "i/o timeout" : ni::kNoSuchHost,
+                           .name = name,
+                           .server = timeout ? "" : ni::DNSServer("/etc/resolv.conf"),
+                           .timeout = timeout,
+                           .not_found = !timeout});
+}
+
 // Go's errMalformedDNSRecordsDetail. Go also returns the valid records with it;
 // a StatusOr cannot, so the whole answer is refused.
 constexpr std::string_view kMalformedNames =
@@ -147,14 +159,7 @@ absl::StatusOr<std::vector<std::string>> Resolver::LookupAddr(const Context& ctx
         char host[NI_MAXHOST];
         int rc = getnameinfo(reinterpret_cast<sockaddr*>(&ss), *sl, host, sizeof host, nullptr, 0,
                              NI_NAMEREQD);
-        if (rc != 0) {
-          const bool timeout = rc == EAI_AGAIN;
-          return ni::MakeDNSError({.err = timeout ? "i/o timeout" : ni::kNoSuchHost,
-                                   .name = name,
-                                   .server = timeout ? "" : ni::DNSServer("/etc/resolv.conf"),
-                                   .timeout = timeout,
-                                   .not_found = !timeout});
-        }
+        if (rc != 0) return SystemLookupError(rc, name);
         return std::vector<std::string>{AbsDomainName(host)};
       }), name);
 }
@@ -177,14 +182,7 @@ absl::StatusOr<std::string> Resolver::LookupCNAME(const Context& ctx,
     hints.ai_socktype = SOCK_STREAM;
     addrinfo* res = nullptr;
     int rc = getaddrinfo(name.c_str(), nullptr, &hints, &res);
-    if (rc != 0) {
-      const bool timeout = rc == EAI_AGAIN;
-      return ni::MakeDNSError({.err = timeout ? "i/o timeout" : ni::kNoSuchHost,
-                               .name = name,
-                               .server = timeout ? "" : ni::DNSServer("/etc/resolv.conf"),
-                               .timeout = timeout,
-                               .not_found = !timeout});
-    }
+    if (rc != 0) return SystemLookupError(rc, name);
     std::string canon = res->ai_canonname != nullptr ? res->ai_canonname : name;
     freeaddrinfo(res);
     return AbsDomainName(canon);

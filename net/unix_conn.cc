@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <utility>
 
 #include "net/errors.h"
 #include "net/internal.h"
@@ -70,10 +71,16 @@ absl::StatusOr<std::shared_ptr<net::UnixConn>> DialUnix(std::string_view network
   return ConnAccess::NewUnixConn(*std::move(fd), std::move(local), std::move(remote), true);
 }
 
-absl::StatusOr<std::shared_ptr<net::UnixListener>> ListenUnix(std::string_view network,
-                                                              const net::Addr& laddr,
-                                                              const net::ControlFunc* control,
-                                                              int backlog) {
+namespace {
+
+// Go's socket() in "listen" mode for a Unix address: bound, and listening when the
+// socket is a stream (SOCK_STREAM, SOCK_SEQPACKET: Go's listenStream) whatever the
+// entry point; a datagram socket is only bound (listenDatagram). So Go's Listen
+// ("unixgram") gives a listener whose Accept fails as the kernel says, and
+// ListenPacket("unix") a listening stream socket, and gonet does the same.
+absl::StatusOr<std::pair<std::shared_ptr<netfd::NetFD>, net::Addr>> BindUnix(
+    std::string_view network, const net::Addr& laddr, const net::ControlFunc* control,
+    int backlog) {
   const int sotype = UnixSotype(network);
   absl::StatusOr<std::shared_ptr<netfd::NetFD>> fd = OpenSocket(
       {.network = network,
@@ -81,30 +88,30 @@ absl::StatusOr<std::shared_ptr<net::UnixListener>> ListenUnix(std::string_view n
        .sotype = sotype,
        .control = control,
        .laddr = &laddr,
-       // Go's listenStream for SOCK_STREAM and SOCK_SEQPACKET; a datagram socket is
-       // only bound (listenDatagram), and its Accept then fails as the kernel says.
        .listen_backlog = sotype == SOCK_DGRAM ? -1 : (backlog > 0 ? backlog : ListenerBacklog())});
   if (!fd.ok()) return fd.status();
   net::Addr local = LocalName(**fd, UnixKind(network));
-  return ConnAccess::NewUnixListener(*std::move(fd), std::move(local), true);
+  return std::make_pair(*std::move(fd), std::move(local));
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<net::UnixListener>> ListenUnix(std::string_view network,
+                                                              const net::Addr& laddr,
+                                                              const net::ControlFunc* control,
+                                                              int backlog) {
+  auto bound = BindUnix(network, laddr, control, backlog);
+  if (!bound.ok()) return bound.status();
+  return ConnAccess::NewUnixListener(std::move(bound->first), std::move(bound->second), true);
 }
 
 absl::StatusOr<std::shared_ptr<net::UnixConn>> ListenUnixgram(std::string_view network,
                                                               const net::Addr& laddr,
                                                               const net::ControlFunc* control) {
-  const int sotype = UnixSotype(network);
-  absl::StatusOr<std::shared_ptr<netfd::NetFD>> fd = OpenSocket(
-      {.network = network,
-       .family = AF_UNIX,
-       .sotype = sotype,
-       .control = control,
-       .laddr = &laddr,
-       // Go's ListenPacket("unix") makes a listening stream socket (socket()'s
-       // listenStream), as odd as that is; "unixgram" is only bound.
-       .listen_backlog = sotype == SOCK_DGRAM ? -1 : ListenerBacklog()});
-  if (!fd.ok()) return fd.status();
-  net::Addr local = LocalName(**fd, UnixKind(network));
-  return ConnAccess::NewUnixConn(*std::move(fd), std::move(local), net::Addr::Nil(), false);
+  auto bound = BindUnix(network, laddr, control, 0);
+  if (!bound.ok()) return bound.status();
+  return ConnAccess::NewUnixConn(std::move(bound->first), std::move(bound->second),
+                                 net::Addr::Nil(), false);
 }
 
 }  // namespace gonet::net_internal

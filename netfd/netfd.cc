@@ -332,68 +332,54 @@ FdResult RetryOp(int fd, const char* syscall, absl::FunctionRef<ssize_t(int fd)>
 }
 }  // namespace
 
-FdResult NetFD::ReadWith(const char* syscall, absl::FunctionRef<ssize_t(int fd)> op) {
+FdResult NetFD::Locked(int mode, absl::FunctionRef<FdResult()> body) {
   if (!fiber_internal::InFiber()) {
+    // As Read and Write on a plain thread: closed -> kClosing, else kNotFiber.
     if (!fdmu_.IncRef()) return {0, FdError::Of(FdError::Kind::kClosing)};
     (void)DecRef();
     return {0, FdError::Of(FdError::Kind::kNotFiber)};
   }
-  if (FdError e = ReadLock(); !e.ok()) return {0, e};
-  if (PollError pe = Prepare('r'); pe != PollError::kOk) {
-    ReadUnlock();
-    return {0, FdError::FromPoll(pe)};
+  if (FdError e = mode == 'r' ? ReadLock() : WriteLock(); !e.ok()) return {0, e};
+  FdResult r;
+  if (PollError pe = Prepare(mode); pe != PollError::kOk) {
+    r.err = FdError::FromPoll(pe);
+  } else {
+    r = body();
   }
-  // A stream read that the Read fast path marked drained must not skip its syscall
-  // here: these ops never consult the drained hint, and clear it.
-  if (sotype_ == SOCK_STREAM && pd_ != nullptr) pd_->SetReadDrained(false);
-  FdResult r = RetryOp(sysfd_, syscall, op, [this] { return WaitFor('r'); });
-  ReadUnlock();
+  if (mode == 'r') {
+    ReadUnlock();
+  } else {
+    WriteUnlock();
+  }
   return r;
+}
+
+FdResult NetFD::ReadWith(const char* syscall, absl::FunctionRef<ssize_t(int fd)> op) {
+  return Locked('r', [&] {
+    // A stream read that the Read fast path marked drained must not skip its syscall
+    // here: these ops never consult the drained hint, and clear it.
+    if (sotype_ == SOCK_STREAM && pd_ != nullptr) pd_->SetReadDrained(false);
+    return RetryOp(sysfd_, syscall, op, [this] { return WaitFor('r'); });
+  });
 }
 
 FdResult NetFD::WriteWith(const char* syscall, absl::FunctionRef<ssize_t(int fd)> op) {
-  if (!fiber_internal::InFiber()) {
-    if (fdmu_.IncRef()) {
-      (void)DecRef();
-      return {0, FdError::Of(FdError::Kind::kNotFiber)};
-    }
-    return {0, FdError::Of(FdError::Kind::kClosing)};
-  }
-  if (FdError e = WriteLock(); !e.ok()) return {0, e};
-  if (PollError pe = Prepare('w'); pe != PollError::kOk) {
-    WriteUnlock();
-    return {0, FdError::FromPoll(pe)};
-  }
-  FdResult r = RetryOp(sysfd_, syscall, op, [this] { return WaitFor('w'); });
-  WriteUnlock();
-  return r;
+  return Locked('w', [&] { return RetryOp(sysfd_, syscall, op, [this] { return WaitFor('w'); }); });
 }
 
 FdResult NetFD::WriteAllWith(const char* syscall, absl::FunctionRef<ssize_t(int fd)> op) {
-  if (!fiber_internal::InFiber()) {
-    if (fdmu_.IncRef()) {
-      (void)DecRef();
-      return {0, FdError::Of(FdError::Kind::kNotFiber)};
+  return Locked('w', [&] {
+    FdResult total;
+    for (;;) {
+      FdResult r = RetryOp(sysfd_, syscall, op, [this] { return WaitFor('w'); });
+      total.n += r.n;
+      if (!r.err.ok()) {
+        total.err = r.err;
+        return total;
+      }
+      if (r.n == 0) return total;
     }
-    return {0, FdError::Of(FdError::Kind::kClosing)};
-  }
-  if (FdError e = WriteLock(); !e.ok()) return {0, e};
-  if (PollError pe = Prepare('w'); pe != PollError::kOk) {
-    WriteUnlock();
-    return {0, FdError::FromPoll(pe)};
-  }
-  FdResult total;
-  for (;;) {
-    FdResult r = RetryOp(sysfd_, syscall, op, [this] { return WaitFor('w'); });
-    total.n += r.n;
-    if (!r.err.ok()) {
-      total.err = r.err;
-      break;
-    }
-    if (r.n == 0) break;
-  }
-  WriteUnlock();
-  return total;
+  });
 }
 
 FdError NetFD::Accept(int* newfd, sockaddr_storage* rsa, socklen_t* rsalen) {

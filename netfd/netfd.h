@@ -147,6 +147,9 @@ class NetFD {
   class ConnectRegistry;
   // Unregisters and closes the fd (once); close(2)'s error, as a bare errno.
   FdError Destroy();
+  // ReadWith/WriteWith/WriteAllWith's frame: the fiber check, the read (mode 'r') or
+  // write lock, the poller check, then body() under the lock.
+  FdResult Locked(int mode, absl::FunctionRef<FdResult()> body);
   FdError ReadLock();
   void ReadUnlock();
   FdError WriteLock();
