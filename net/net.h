@@ -492,7 +492,9 @@ absl::StatusOr<std::vector<int>> ParseUnixRights(absl::Span<const char> oob);
 // as on sockets ("read pipe: i/o timeout"); after Close, the closing end gets
 // io.ErrClosedPipe ("io: read/write on closed pipe") and the other end io.EOF on
 // Read, "io: read/write on closed pipe" on Write. Addrs: Network() and String() are
-// "pipe". Needs a fiber for Read and Write.
+// "pipe". Needs a fiber for Read and Write. As for sockets, Close and the destructors
+// work after the Run ends, also with a Read or Write abandoned in it (they then wake
+// nobody); using the pipe in a later Run is not supported.
 std::pair<std::shared_ptr<Conn>, std::shared_ptr<Conn>> Pipe();
 
 // Go's net.Resolver. Lookups run under ctx (its deadline and cancellation): "lookup

@@ -1,7 +1,9 @@
 // Go's net.Pipe (net/pipe.go) on gonet channels: each direction is an unbuffered
 // channel of byte spans plus a channel of counts, so a Write hands its bytes to the
 // Reads of the other end directly and returns once they have taken all of them.
+#include <atomic>
 #include <cstring>
+#include <mutex>
 #include <memory>
 #include <variant>
 
@@ -28,10 +30,12 @@ absl::Status ClosedPipe() {
 // `changed` (closed and replaced by every Set) tells it to look again.
 class PipeDeadline {
  public:
-  void Set(absl::Time t) ABSL_LOCKS_EXCLUDED(mu_) {
+  // wake_waiters false: the Run the pipe was made in has ended, and a Read or Write
+  // still waiting on `changed_` was abandoned with it: its waiter must not be touched.
+  void Set(absl::Time t, bool wake_waiters) ABSL_LOCKS_EXCLUDED(mu_) {
     fiber_internal::ThreadMutexLock l(&mu_);
     t_ = t;
-    changed_->Close();
+    if (wake_waiters) changed_->Close();
     changed_ = std::make_shared<Signal>();
   }
   // The deadline and the channel its next change closes.
@@ -59,6 +63,13 @@ struct PipeCore {
   Direction dir[2];  // dir[i]: written by end i, read by end 1-i
   Signal done[2];    // done[i] closed by end i's first Close
   std::once_flag close_once[2];
+  // The Run the pipe was made in (0: none). Once it has ended, its fibers still waiting
+  // in a Read or Write were abandoned, and their waiters (on their freed stacks) sit in
+  // these channels' queues: Close and the deadline setters then touch no channel.
+  const uint64_t generation = netfd::RunGeneration();
+  std::atomic<bool> closed_after_run[2] = {false, false};
+
+  bool RunEnded() const { return generation != 0 && !netfd::RunStillRunning(generation); }
 };
 
 bool IsClosed(Signal& s) {
@@ -93,7 +104,11 @@ class PipeConn final : public Conn {
   }
 
   absl::Status Close() override {
-    std::call_once(core_->close_once[side_], [this] { core_->done[side_].Close(); });
+    if (core_->RunEnded()) {
+      core_->closed_after_run[side_].store(true, std::memory_order_release);
+    } else {
+      std::call_once(core_->close_once[side_], [this] { core_->done[side_].Close(); });
+    }
     return absl::OkStatus();  // Go: always nil, a second Close too
   }
 
@@ -102,18 +117,18 @@ class PipeConn final : public Conn {
 
   absl::Status SetDeadline(absl::Time t) override {
     if (Closed()) return ClosedPipe();
-    read_deadline_.Set(t);
-    write_deadline_.Set(t);
+    read_deadline_.Set(t, !core_->RunEnded());
+    write_deadline_.Set(t, !core_->RunEnded());
     return absl::OkStatus();
   }
   absl::Status SetReadDeadline(absl::Time t) override {
     if (Closed()) return ClosedPipe();
-    read_deadline_.Set(t);
+    read_deadline_.Set(t, !core_->RunEnded());
     return absl::OkStatus();
   }
   absl::Status SetWriteDeadline(absl::Time t) override {
     if (Closed()) return ClosedPipe();
-    write_deadline_.Set(t);
+    write_deadline_.Set(t, !core_->RunEnded());
     return absl::OkStatus();
   }
 
@@ -123,7 +138,11 @@ class PipeConn final : public Conn {
   }
   Signal& LocalDone() { return core_->done[side_]; }
   Signal& RemoteDone() { return core_->done[1 - side_]; }
-  bool Closed() { return IsClosed(LocalDone()) || IsClosed(RemoteDone()); }
+  bool Closed() {
+    return core_->closed_after_run[0].load(std::memory_order_acquire) ||
+           core_->closed_after_run[1].load(std::memory_order_acquire) || IsClosed(LocalDone()) ||
+           IsClosed(RemoteDone());
+  }
 
   // One wait of a Read or Write: make_op() makes its data case, the rest are Go's (closed
   // here, closed there, the deadline), plus the deadline's change. Returns which

@@ -115,6 +115,10 @@ std::string FdError::DebugString() const {
 
 bool InFiber() { return fiber_internal::InFiber(); }
 
+uint64_t RunGeneration() { return fiber_internal::CurrentRuntimeGeneration(); }
+
+bool RunStillRunning(uint64_t generation) { return fiber_internal::RuntimeRunning(generation); }
+
 int64_t DeadlineToMono(absl::Time t) {
   if (t == absl::InfiniteFuture()) return 0;
   absl::Duration d = t - absl::Now();

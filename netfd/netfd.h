@@ -81,6 +81,13 @@ int64_t DeadlineToMono(absl::Time t);
 // a fiber" checks, so that net needs no runtime internals. Any thread.
 bool InFiber();
 
+// The active gonet::Run's generation (0 when none is active), and whether the Run of
+// a generation is still running: for //net objects that are not sockets (net::Pipe),
+// which must not touch their waiters once the Run they were made in has ended (the
+// waiters were abandoned with it). Any thread.
+uint64_t RunGeneration();
+bool RunStillRunning(uint64_t generation);
+
 class NetFD {
  public:
   // socket(family, sotype|SOCK_NONBLOCK|SOCK_CLOEXEC, proto); not yet registered.
