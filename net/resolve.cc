@@ -205,7 +205,8 @@ std::vector<IPAddr> LookupStaticHost(const std::string& path, std::string_view h
 
 std::vector<std::string> LookupStaticAddr(const std::string& path, const IPAddr& ip) {
   std::vector<std::string> names;
-  for (std::string_view line : Lines(ReadFile(path))) {
+  const std::string contents = ReadFile(path);  // Lines() views into it
+  for (std::string_view line : Lines(contents)) {
     std::vector<std::string_view> f = Fields(line);
     if (f.size() < 2) continue;
     std::optional<IPAddr> a = ParseIPZone(f[0]);

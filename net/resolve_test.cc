@@ -55,6 +55,18 @@ constexpr char kHosts[] =
     "01.2.3.4 leadingzero\n"
     "10.0.0.5 last-line-without-newline";
 
+// Go's lookupStaticAddr: the names listed for an address, in file order, as written.
+TEST(LookupStaticAddr, ReverseHostsFile) {
+  const std::string path = WriteTemp("hosts_reverse", kHosts);
+  EXPECT_THAT(LookupStaticAddr(path, IP("127.0.0.1")), ElementsAre("localhost", "myhost"));
+  EXPECT_THAT(LookupStaticAddr(path, IP("::1")), ElementsAre("localhost", "ip6-localhost"));
+  EXPECT_THAT(LookupStaticAddr(path, IP("::ffff:10.0.0.1")), ElementsAre("MixedCase"));
+  EXPECT_THAT(LookupStaticAddr(path, IP("fe80::1%lo")), ElementsAre("linklocal"));
+  EXPECT_TRUE(LookupStaticAddr(path, IP("fe80::1")).empty());  // the zone must match
+  EXPECT_TRUE(LookupStaticAddr(path, IP("10.9.9.9")).empty());
+  EXPECT_TRUE(LookupStaticAddr(::testing::TempDir() + "/no-such-hosts-file", IP("::1")).empty());
+}
+
 TEST(LookupStaticHost, HostsFileRules) {
   const std::string path = WriteTemp("hosts_rules", kHosts);
   EXPECT_THAT(Strings(LookupStaticHost(path, "localhost")), ElementsAre("127.0.0.1", "::1"));

@@ -5,9 +5,7 @@
 #include <unistd.h>
 
 #include <memory>
-#include <atomic>
 #include <string>
-#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -15,7 +13,6 @@
 #include "fiber/sync.h"
 #include "gtest/gtest.h"
 #include "net/net.h"
-#include "testing/fiber_wait.h"
 
 namespace gonet::net {
 namespace {
@@ -240,39 +237,6 @@ TEST_P(NetworksSmoke, SendfileAndSplice) {
     ASSERT_TRUE(dst2->CloseWrite().ok());
     EXPECT_EQ(ReadAll(*sink2), "012345");
   }, {.procs = GetParam()});
-}
-
-// fiber.h's "Shutdown with parked fibers" for net::Pipe: a Read and a Write still
-// waiting when Run returns are abandoned; closing, setting deadlines on and destroying
-// the ends afterwards (from this plain thread) must not touch their waiters.
-TEST_P(NetworksSmoke, PipeClosedAfterRunWithAbandonedWaiters) {
-  std::shared_ptr<Conn> x, y;
-  gonet::Run([&] {
-    std::tie(x, y) = Pipe();
-    // Raw pointers: the abandoned fibers must own nothing (their captures are never
-    // destroyed).
-    Conn* xr = x.get();
-    std::atomic<uint64_t> reader{0}, writer{0};
-    Go([xr, &reader] {
-      reader.store(leak_check::CurrentFiberId());
-      char buf[4];
-      (void)xr->Read(absl::MakeSpan(buf));  // nobody writes to x: parked when Run ends
-    });
-    Go([xr, &writer] {
-      writer.store(leak_check::CurrentFiberId());
-      (void)xr->Write(absl::string_view("never read"));  // nobody reads y: parked too
-    });
-    ASSERT_TRUE(leak_check::WaitParkedInfo(&reader).has_value());
-    ASSERT_TRUE(leak_check::WaitParkedInfo(&writer).has_value());
-  }, {.procs = GetParam()});
-  // Each of these would wake (touch) an abandoned waiter if the pipe did not know that
-  // its Run has ended.
-  EXPECT_TRUE(x->SetDeadline(absl::Now()).ok());
-  EXPECT_TRUE(y->SetWriteDeadline(absl::Now()).ok());
-  EXPECT_TRUE(x->Close().ok());
-  EXPECT_TRUE(y->Close().ok());
-  x.reset();
-  y.reset();
 }
 
 INSTANTIATE_TEST_SUITE_P(Procs, NetworksSmoke, testing::Values(1, 2));
