@@ -41,6 +41,8 @@
 #ifndef GONET_NET_DNSCLIENT_H_
 #define GONET_NET_DNSCLIENT_H_
 
+#include "gonet_cxx_version.h"  // first: a pre-C++20 build stops here with one message
+
 #include <atomic>
 #include <cstdint>
 #include <memory>

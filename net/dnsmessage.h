@@ -21,6 +21,8 @@
 #ifndef GONET_NET_DNSMESSAGE_H_
 #define GONET_NET_DNSMESSAGE_H_
 
+#include "gonet_cxx_version.h"  // first: a pre-C++20 build stops here with one message
+
 #include <array>
 #include <cstdint>
 #include <string>
