@@ -187,8 +187,8 @@ TEST_P(PipeTest, Deadlines) {
     auto [a, b] = net::Pipe();
     char buf[100];
     // [pipe read deadline] n=0 "read pipe: i/o timeout" (*net.OpError) after>=40ms
-    ASSERT_TRUE(b->SetReadDeadline(absl::Now() + absl::Milliseconds(50)).ok());
     const absl::Time start = absl::Now();
+    ASSERT_TRUE(b->SetReadDeadline(absl::Now() + absl::Milliseconds(50)).ok());
     net::IOResult r = b->Read(absl::MakeSpan(buf));
     const absl::Duration took = absl::Now() - start;
     EXPECT_EQ(r.n, 0u);

@@ -57,9 +57,9 @@ TEST_P(TransportDeadlineTest, ReadDeadlineFires) {
     TempSocketDir dir;
     auto [a, b] = MakeConnPair(t, &dir);
     ASSERT_TRUE(a && b);
+    const absl::Time start = absl::Now();
     ASSERT_TRUE(a->SetReadDeadline(absl::Now() + absl::Milliseconds(50)).ok());
     char buf[16];
-    const absl::Time start = absl::Now();
     net::IOResult r = a->Read(absl::MakeSpan(buf));
     const absl::Duration took = absl::Now() - start;
     ExpectTimeout(t, "read", *a, r);
@@ -201,9 +201,9 @@ TEST_P(TransportDeadlineTest, WriteDeadlineFiresWhenBlocked) {
     auto [a, b] = MakeConnPair(t, &dir);
     ASSERT_TRUE(a && b);
     testing_util::MakeWritesBlock(t, *a);
+    const absl::Time start = absl::Now();
     ASSERT_TRUE(a->SetWriteDeadline(absl::Now() + absl::Milliseconds(50)).ok());
     const std::string chunk(t == Transport::kPipe ? 12 : 1 << 20, 'w');
-    const absl::Time start = absl::Now();
     net::IOResult r = a->Write(chunk);
     const absl::Duration took = absl::Now() - start;
     EXPECT_EQ(r.err.message(), GoOpText(t, "write", *a, "i/o timeout"));

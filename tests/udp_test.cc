@@ -165,8 +165,8 @@ TEST_P(UDPTest, Deadlines) {
     const std::string local = pc->LocalAddr().String();
     char buf[100];
     // [udp readfrom deadline] n=0 err="read udp 127.0.0.1:PORT: i/o timeout" timeout=true
-    ASSERT_TRUE(pc->SetReadDeadline(absl::Now() + absl::Milliseconds(50)).ok());
     const absl::Time start = absl::Now();
+    ASSERT_TRUE(pc->SetReadDeadline(absl::Now() + absl::Milliseconds(50)).ok());
     net::PacketResult r = pc->ReadFrom(absl::MakeSpan(buf));
     const absl::Duration took = absl::Now() - start;
     EXPECT_EQ(r.n, 0u);

@@ -222,8 +222,8 @@ TEST_P(UnixTest, Deadlines) {
     EXPECT_GT(total, 0u);
     ExpectTimeout(w.err, "write unix @->" + sock + ": i/o timeout");
     // [unix accept deadline] "accept unix DIR/sock: i/o timeout"
-    ASSERT_TRUE(p.ln->SetDeadline(absl::Now() + absl::Milliseconds(50)).ok());
     const absl::Time start = absl::Now();
+    ASSERT_TRUE(p.ln->SetDeadline(absl::Now() + absl::Milliseconds(50)).ok());
     auto a = p.ln->Accept();
     ASSERT_FALSE(a.ok());
     EXPECT_GE(absl::Now() - start, absl::Milliseconds(40));
