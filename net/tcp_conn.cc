@@ -223,46 +223,26 @@ TCPConn::TCPConn(std::shared_ptr<netfd::NetFD> fd, Addr local, Addr remote)
 TCPConn::~TCPConn() = default;  // ~NetFD closes a still-open fd (Go's finalizer)
 
 IOResult TCPConn::Read(absl::Span<char> buf) {
-  netfd::FdResult r = fd_->Read(buf);
-  if (r.err.ok()) return {r.n, absl::OkStatus()};
-  if (r.err.kind == FdError::Kind::kEOF) return {r.n, net_internal::MakeEOF()};  // never wrapped
-  if (r.err.kind == FdError::Kind::kNotFiber) return {0, net_internal::MakeNotFiber()};
-  return {r.n, net_internal::OpError("read", fd_->net(), &local_, &remote_, FdErrorToStatus(r.err))};
+  return net_internal::ConnRead(*fd_, local_, remote_, buf);
 }
 
 IOResult TCPConn::Write(absl::Span<const char> buf) {
-  netfd::FdResult r = fd_->Write(buf);
-  if (r.err.ok()) return {r.n, absl::OkStatus()};
-  if (r.err.kind == FdError::Kind::kNotFiber) return {0, net_internal::MakeNotFiber()};
-  return {r.n,
-          net_internal::OpError("write", fd_->net(), &local_, &remote_, FdErrorToStatus(r.err))};
+  return net_internal::ConnWrite(*fd_, local_, remote_, buf);
 }
 
-absl::Status TCPConn::Close() {
-  FdError e = fd_->Close();
-  if (e.ok()) return absl::OkStatus();
-  return net_internal::OpError("close", fd_->net(), &local_, &remote_, FdErrorToStatus(e));
-}
+absl::Status TCPConn::Close() { return net_internal::ConnClose(*fd_, &local_, &remote_); }
 
 Addr TCPConn::LocalAddr() const { return local_; }
 Addr TCPConn::RemoteAddr() const { return remote_; }
 
-namespace {
-// "set" errors of deadlines and buffer sizes: Source = nil, Addr = laddr (Go's quirk).
-absl::Status SetErrLocal(const netfd::NetFD& fd, const Addr& local, const FdError& e) {
-  if (e.ok()) return absl::OkStatus();
-  return net_internal::OpError("set", fd.net(), nullptr, &local, FdErrorToStatus(e));
-}
-}  // namespace
-
 absl::Status TCPConn::SetDeadline(absl::Time t) {
-  return SetErrLocal(*fd_, local_, fd_->SetDeadline(netfd::DeadlineToMono(t), 'r' + 'w'));
+  return net_internal::ConnSetDeadline(*fd_, local_, t, 'r' + 'w');
 }
 absl::Status TCPConn::SetReadDeadline(absl::Time t) {
-  return SetErrLocal(*fd_, local_, fd_->SetDeadline(netfd::DeadlineToMono(t), 'r'));
+  return net_internal::ConnSetDeadline(*fd_, local_, t, 'r');
 }
 absl::Status TCPConn::SetWriteDeadline(absl::Time t) {
-  return SetErrLocal(*fd_, local_, fd_->SetDeadline(netfd::DeadlineToMono(t), 'w'));
+  return net_internal::ConnSetDeadline(*fd_, local_, t, 'w');
 }
 
 namespace {
@@ -300,29 +280,23 @@ absl::Status TCPConn::SetLinger(int sec) {
 }
 
 absl::Status TCPConn::SetReadBuffer(int bytes) {
-  return SetErrLocal(*fd_, local_, fd_->SetSockoptInt(SOL_SOCKET, SO_RCVBUF, bytes));
+  return net_internal::ConnSetSockoptInt(*fd_, local_, SOL_SOCKET, SO_RCVBUF, bytes);
 }
 
 absl::Status TCPConn::SetWriteBuffer(int bytes) {
-  return SetErrLocal(*fd_, local_, fd_->SetSockoptInt(SOL_SOCKET, SO_SNDBUF, bytes));
+  return net_internal::ConnSetSockoptInt(*fd_, local_, SOL_SOCKET, SO_SNDBUF, bytes);
 }
 
 absl::Status TCPConn::CloseRead() {
-  FdError e = fd_->Shutdown(SHUT_RD);
-  if (e.ok()) return absl::OkStatus();
-  return net_internal::OpError("close", fd_->net(), &local_, &remote_, FdErrorToStatus(e));
+  return net_internal::ConnShutdown(*fd_, local_, remote_, SHUT_RD);
 }
 
 absl::Status TCPConn::CloseWrite() {
-  FdError e = fd_->Shutdown(SHUT_WR);
-  if (e.ok()) return absl::OkStatus();
-  return net_internal::OpError("close", fd_->net(), &local_, &remote_, FdErrorToStatus(e));
+  return net_internal::ConnShutdown(*fd_, local_, remote_, SHUT_WR);
 }
 
 absl::Status TCPConn::Control(absl::FunctionRef<void(int fd)> f) {
-  FdError e = fd_->Control(f);
-  if (e.ok()) return absl::OkStatus();
-  return net_internal::OpError("raw-control", fd_->net(), nullptr, &local_, FdErrorToStatus(e));
+  return net_internal::ConnControl(*fd_, local_, f);
 }
 
 // ---------------------------------------------------------------- TCPListener
@@ -359,22 +333,16 @@ absl::StatusOr<std::shared_ptr<Conn>> TCPListener::Accept() {
   return std::shared_ptr<Conn>(std::move(*c));
 }
 
-absl::Status TCPListener::Close() {
-  FdError e = fd_->Close();
-  if (e.ok()) return absl::OkStatus();
-  return net_internal::OpError("close", fd_->net(), nullptr, &local_, FdErrorToStatus(e));
-}
+absl::Status TCPListener::Close() { return net_internal::ConnClose(*fd_, nullptr, &local_); }
 
 Addr TCPListener::Address() const { return local_; }
 
 absl::Status TCPListener::SetDeadline(absl::Time t) {
-  return SetErrLocal(*fd_, local_, fd_->SetDeadline(netfd::DeadlineToMono(t), 'r' + 'w'));
+  return net_internal::ConnSetDeadline(*fd_, local_, t, 'r' + 'w');
 }
 
 absl::Status TCPListener::Control(absl::FunctionRef<void(int fd)> f) {
-  FdError e = fd_->Control(f);
-  if (e.ok()) return absl::OkStatus();
-  return net_internal::OpError("raw-control", fd_->net(), nullptr, &local_, FdErrorToStatus(e));
+  return net_internal::ConnControl(*fd_, local_, f);
 }
 
 }  // namespace gonet::net

@@ -172,9 +172,6 @@ absl::Status CheckUnixDest(const netfd::NetFD& fd, const Addr& local, bool diale
 
 IOResult UnixConn::WriteTo(absl::Span<const char> buf, const Addr& addr) {
   const Addr* to = addr.IsNil() ? nullptr : &addr;
-  if (!dialed_ && to == nullptr) {
-    return {0, ni::OpError("write", fd_->net(), &local_, nullptr, ni::MakeMissingAddress())};
-  }
   if (absl::Status s = CheckUnixDest(*fd_, local_, dialed_, to); !s.ok()) return {0, s};
   return ni::ConnWriteTo(*fd_, local_, addr, buf);
 }
